@@ -1,0 +1,349 @@
+// Package analytics is a client of the fabric8 analytics server: it
+// registers an image's repository for analysis and reports scanner errors.
+//
+// Errors are classified so that callers retry only what can succeed: see
+// IsTransient. Credentials are sent as headers and never appear in errors,
+// results or logs.
+package analytics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Endpoint paths, appended to the server URL's own path.
+const (
+	EndpointRegister     = "register"
+	EndpointScannerError = "scanner-error"
+)
+
+// DefaultTimeout bounds each request when Config.Timeout is zero. The real
+// server's workers time out after 60 s; a registration normally answers in
+// well under a second, so 15 s leaves room for a slow server without letting
+// a hung one hold a pipeline.
+const DefaultTimeout = 15 * time.Second
+
+// maxResponseBytes bounds what is read of an answer: the useful part is a
+// short JSON summary, and a broken or hostile server must not make the
+// scanner buffer megabytes.
+const maxResponseBytes = 64 << 10
+
+// maxSummaryBytes bounds the server text copied into errors and results.
+const maxSummaryBytes = 1024
+
+// errRedirect marks a redirect the client refused to follow: permanent.
+var errRedirect = errors.New("refused redirect")
+
+// ErrConfig marks a configuration the client cannot work with (no server
+// URL, no scheme, a scheme other than http/https). Such errors are permanent.
+var ErrConfig = errors.New("invalid analytics server configuration")
+
+// Config configures a Client.
+type Config struct {
+	// ServerURL is the analytics server's base URL, e.g. "http://host" or
+	// "https://host/api/v1". Its path is kept and endpoints are appended.
+	ServerURL string
+	// Token, when set, is sent as "Authorization: Bearer <token>".
+	Token string
+	// ThreeScaleSecret, when set, is sent as "x-3scale-account-secret".
+	ThreeScaleSecret string
+	// Timeout bounds every request; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Transport sends the requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// UserAgent is sent with every request when set.
+	UserAgent string
+}
+
+// Client talks to one analytics server. It is safe for concurrent use.
+type Client struct {
+	base             *url.URL
+	token            string
+	threeScaleSecret string
+	userAgent        string
+	http             *http.Client
+}
+
+// ParseServerURL checks an analytics server URL: it must be absolute, http
+// or https, with a host. The error wraps ErrConfig.
+func ParseServerURL(raw string) (*url.URL, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, fmt.Errorf("%w: server URL is empty", ErrConfig)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the input, which may hold user:password.
+		return nil, fmt.Errorf("%w: server URL does not parse", ErrConfig)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		if u.Scheme == "" || u.Host == "" && u.Opaque != "" {
+			return nil, fmt.Errorf("%w: server URL %q has no scheme; use http:// or https://", ErrConfig, u.Redacted())
+		}
+		return nil, fmt.Errorf("%w: server URL %q has scheme %q; use http or https", ErrConfig, u.Redacted(), u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%w: server URL %q has no host", ErrConfig, u.Redacted())
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// New returns a client for cfg, or an error wrapping ErrConfig.
+func New(cfg Config) (*Client, error) {
+	base, err := ParseServerURL(cfg.ServerURL)
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	return &Client{
+		base:             base,
+		token:            cfg.Token,
+		threeScaleSecret: cfg.ThreeScaleSecret,
+		userAgent:        cfg.UserAgent,
+		http: &http.Client{
+			Transport: transport,
+			Timeout:   timeout,
+			// Go drops Authorization on a redirect to another host but
+			// forwards custom headers such as the 3scale secret, so
+			// redirects are followed only within the same host.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return fmt.Errorf("%w: stopped after 5 redirects", errRedirect)
+				}
+				if req.URL.Host != via[0].URL.Host {
+					return fmt.Errorf("%w to another host %q", errRedirect, req.URL.Host)
+				}
+				return nil
+			},
+		},
+	}, nil
+}
+
+// ServerURL returns the server's base URL with any password redacted: the
+// form to show in results and logs.
+func (c *Client) ServerURL() string { return c.base.Redacted() }
+
+// EndpointURL returns the URL of an endpoint: the server URL's path with the
+// endpoint appended, so "http://h/api/v1" gives "http://h/api/v1/register".
+func (c *Client) EndpointURL(endpoint string) string { return c.endpoint(endpoint).Redacted() }
+
+func (c *Client) endpoint(endpoint string) *url.URL {
+	return c.base.JoinPath(endpoint)
+}
+
+// Registration is the body of a register request.
+type Registration struct {
+	GitURL   string `json:"git-url"`
+	GitSHA   string `json:"git-sha"`
+	EmailIDs string `json:"email-ids"`
+}
+
+// ErrorReport is the body of a scanner-error request. ImageName and EmailIDs
+// are "" when unknown; Errors lists every error of the scan.
+type ErrorReport struct {
+	ImageName string   `json:"image-name"`
+	EmailIDs  string   `json:"email-ids"`
+	Errors    []string `json:"error"`
+}
+
+// Response is a successful answer of the server.
+type Response struct {
+	StatusCode int
+	// Summary is the server's "summary" (or "message") text, bounded.
+	Summary string
+}
+
+// Register registers a repository and commit for analysis. It succeeds only
+// on a 2xx answer whose JSON body does not say "success": false.
+func (c *Client) Register(ctx context.Context, r Registration) (*Response, error) {
+	return c.post(ctx, EndpointRegister, r)
+}
+
+// ReportError tells the server why a scan failed. The real server has no
+// such endpoint (it answers 404); callers treat it as best effort.
+func (c *Client) ReportError(ctx context.Context, r ErrorReport) (*Response, error) {
+	if r.Errors == nil {
+		r.Errors = []string{}
+	}
+	return c.post(ctx, EndpointScannerError, r)
+}
+
+// Error is a failed request. It never holds credentials.
+type Error struct {
+	// Endpoint is EndpointRegister or EndpointScannerError.
+	Endpoint string
+	// URL is the endpoint URL, password redacted.
+	URL string
+	// StatusCode is the HTTP status, 0 when no answer arrived.
+	StatusCode int
+	// Summary is what the server said, bounded.
+	Summary string
+	// RetryAfter is the server's Retry-After on a 429 or 503, if any.
+	RetryAfter time.Duration
+	// Transient is true when the same request may succeed later.
+	Transient bool
+	// Err is the transport error when no answer arrived.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s request to %s failed: ", e.Endpoint, e.URL)
+	switch {
+	case e.StatusCode == 0:
+		b.WriteString(e.Err.Error())
+	case e.StatusCode >= 200 && e.StatusCode < 300:
+		fmt.Fprintf(&b, "server answered %d with success false", e.StatusCode)
+	default:
+		fmt.Fprintf(&b, "server answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Summary != "" {
+		fmt.Fprintf(&b, ": %s", e.Summary)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsTransient reports whether err may go away on retry: connection errors,
+// timeouts, 5xx and 429. Configuration errors and other 4xx are permanent.
+func IsTransient(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Transient
+}
+
+// answer is the union of the bodies the real server and the mock send.
+type answer struct {
+	Success *bool  `json:"success"`
+	Summary string `json:"summary"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
+func (c *Client) post(ctx context.Context, endpoint string, body any) (*Response, error) {
+	u := c.endpoint(endpoint)
+	fail := &Error{Endpoint: endpoint, URL: u.Redacted()}
+
+	payload, err := json.Marshal(body)
+	if err != nil {
+		fail.Err = err
+		return nil, fail
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(payload))
+	if err != nil {
+		fail.Err = err
+		return nil, fail
+	}
+	// The real server compares the whole header: "; charset=utf-8" is refused.
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.threeScaleSecret != "" {
+		req.Header.Set("x-3scale-account-secret", c.threeScaleSecret)
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		fail.Err = transportError(err)
+		// A request that never got an answer may succeed later, unless
+		// the redirect policy refused it.
+		fail.Transient = !errors.Is(err, errRedirect)
+		return nil, fail
+	}
+	defer resp.Body.Close()
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	// Drain a little more so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+
+	fail.StatusCode = resp.StatusCode
+	var a answer
+	jsonErr := json.Unmarshal(raw, &a)
+	fail.Summary = summaryOf(a, raw, jsonErr == nil)
+
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		if readErr != nil {
+			// The body was cut off: the registration may or may not
+			// have happened, and registering again is harmless.
+			fail.Err, fail.Transient = readErr, true
+			return nil, fail
+		}
+		if jsonErr == nil && a.Success != nil && !*a.Success {
+			return nil, fail
+		}
+		return &Response{StatusCode: resp.StatusCode, Summary: fail.Summary}, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 ||
+		resp.StatusCode == http.StatusRequestTimeout:
+		fail.Transient = true
+		fail.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+	}
+	return nil, fail
+}
+
+// transportError strips the *url.Error wrapper, whose text repeats the URL
+// (already in Error.URL) and could hold userinfo.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("no answer in time: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+func summaryOf(a answer, raw []byte, isJSON bool) string {
+	s := ""
+	if isJSON {
+		for _, v := range []string{a.Summary, a.Message, a.Error} {
+			if v != "" {
+				s = v
+				break
+			}
+		}
+	} else {
+		s = strings.TrimSpace(string(raw))
+	}
+	if len(s) > maxSummaryBytes {
+		s = s[:maxSummaryBytes] + "…"
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var secs int
+	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,101 @@
+// Package docker implements scan.LabelSource with the Docker Engine API.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// Source reads image labels from a Docker daemon.
+type Source struct {
+	api client.APIClient
+}
+
+var _ scan.LabelSource = (*Source)(nil)
+
+// New returns a Source configured from Docker's own environment (DOCKER_HOST,
+// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION). The API version
+// is negotiated: a current client speaks a newer API than older daemons
+// (20.10 speaks 1.41) and would otherwise be refused.
+func New(opts ...client.Opt) (*Source, error) {
+	opts = append([]client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}, opts...)
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Source{api: c}, nil
+}
+
+// Client returns the underlying API client, for tests and tools that build
+// images or containers on the same daemon.
+func (s *Source) Client() client.APIClient { return s.api }
+
+// Close releases the client's connections.
+func (s *Source) Close() error { return s.api.Close() }
+
+// Ping checks that the daemon answers.
+func (s *Source) Ping(ctx context.Context) error {
+	if _, err := s.api.Ping(ctx); err != nil {
+		return classify(err, "ping")
+	}
+	return nil
+}
+
+// Inspect returns the image ref names. When no image has that name or id,
+// ref is tried as a container, whose image is returned: atomic hands
+// scanners container ids as well as image ids.
+func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
+	if ref == "" {
+		return scan.Image{}, fmt.Errorf("%w: empty image reference", scan.ErrImageNotFound)
+	}
+	img, err := s.api.ImageInspect(ctx, ref)
+	if err == nil {
+		return toImage(img), nil
+	}
+	if !errdefs.IsNotFound(err) {
+		return scan.Image{}, classify(err, ref)
+	}
+	ctr, cerr := s.api.ContainerInspect(ctx, ref)
+	if cerr != nil {
+		if errdefs.IsNotFound(cerr) {
+			return scan.Image{}, fmt.Errorf("%w: no image or container %q on the daemon", scan.ErrImageNotFound, ref)
+		}
+		return scan.Image{}, classify(cerr, ref)
+	}
+	img, err = s.api.ImageInspect(ctx, ctr.Image)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return scan.Image{}, fmt.Errorf("%w: image %s of container %q", scan.ErrImageNotFound, ctr.Image, ref)
+		}
+		return scan.Image{}, classify(err, ref)
+	}
+	return toImage(img), nil
+}
+
+func toImage(img image.InspectResponse) scan.Image {
+	out := scan.Image{ID: img.ID, Names: img.RepoTags}
+	if img.Config != nil {
+		out.Labels = img.Config.Labels
+	}
+	return out
+}
+
+// classify wraps err so that callers can tell a daemon they cannot reach
+// (transient) from other failures.
+func classify(err error, what string) error {
+	switch {
+	case client.IsErrConnectionFailed(err), errors.Is(err, context.DeadlineExceeded),
+		errdefs.IsUnavailable(err), errdefs.IsSystem(err):
+		return fmt.Errorf("%w: %s: %v", scan.ErrDaemonUnavailable, what, err)
+	case errdefs.IsNotFound(err):
+		return fmt.Errorf("%w: %q", scan.ErrImageNotFound, what)
+	}
+	return fmt.Errorf("inspect %q: %w", what, err)
+}

@@ -1,0 +1,172 @@
+// Package dockertest gives tests a real Docker daemon and builds small
+// labelled images on it. Tests that need a daemon call New: without one it
+// skips the test when run by hand and fails it in CI (CI=true), so a missing
+// daemon can never pass for a green run.
+package dockertest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+// Daemon is a connection to the test daemon.
+type Daemon struct {
+	Client *client.Client
+}
+
+// RequireDependency skips t when a dependency is missing, unless CI=true, in
+// which case the test fails: in CI every dependency must be there.
+func RequireDependency(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI: %v", what, err)
+	}
+	t.Skipf("%s not available (set CI=true to make this a failure): %v", what, err)
+}
+
+// New connects to the daemon named by Docker's environment.
+func New(t testing.TB) *Daemon {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = c.Ping(ctx)
+	}
+	RequireDependency(t, "a Docker daemon", err)
+	t.Cleanup(func() { _ = c.Close() })
+	return &Daemon{Client: c}
+}
+
+var seq atomic.Int64
+
+// UniqueName returns a repository name no other test uses.
+func UniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
+}
+
+// BuildLabelled builds an image FROM scratch that carries labels, tags it
+// name (":latest" is added when name has no tag) and returns its id
+// ("sha256:..."). The image is removed when the test ends. Labels are written
+// with JSON-quoted values so that any text, padding included, survives.
+func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]string) string {
+	t.Helper()
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var df strings.Builder
+	df.WriteString("FROM scratch\n")
+	for _, k := range keys {
+		v, _ := json.Marshal(labels[k])
+		// The builder expands $VARS inside double quotes; \$ keeps a '$'.
+		fmt.Fprintf(&df, "LABEL %q=%s\n", k, strings.ReplaceAll(string(v), "$", `\$`))
+	}
+	if len(keys) == 0 {
+		// An image needs at least one instruction after FROM to exist.
+		df.WriteString("ENV DOCKERTEST=1\n")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := d.Client.ImageBuild(ctx, tarOf(t, "Dockerfile", df.String()), build.ImageBuildOptions{
+		Tags:        []string{name},
+		Remove:      true,
+		ForceRemove: true,
+		Version:     build.BuilderV1,
+	})
+	if err != nil {
+		t.Fatalf("build %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	if err := readBuildStream(resp.Body); err != nil {
+		t.Fatalf("build %s: %v", name, err)
+	}
+	img, err := d.Client.ImageInspect(ctx, name)
+	if err != nil {
+		t.Fatalf("inspect built %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = d.Client.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+	})
+	return img.ID
+}
+
+// CreateContainer creates (does not start) a container of img and returns
+// its id; it is removed when the test ends.
+func (d *Daemon) CreateContainer(t testing.TB, img string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A FROM-scratch image has no command; the container is never started,
+	// so any path will do.
+	resp, err := d.Client.ContainerCreate(ctx, &container.Config{Image: img, Cmd: []string{"/none"}}, nil, nil, nil, "")
+	if err != nil {
+		t.Fatalf("create container of %s: %v", img, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = d.Client.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true})
+	})
+	return resp.ID
+}
+
+func tarOf(t testing.TB, name, content string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(content)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+// readBuildStream consumes the build's JSON message stream and returns the
+// first error it reports: the HTTP call itself succeeds even when the build
+// fails.
+func readBuildStream(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Error       string `json:"error"`
+			ErrorDetail struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("%s", msg.Error)
+		}
+	}
+}

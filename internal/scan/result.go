@@ -1,0 +1,118 @@
+package scan
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ScannerName names this scanner in result documents, as the original did.
+const ScannerName = "scanner-analytics-integration"
+
+// ScanTypeRegister is the only scan type: register the image's repository
+// with the analytics server.
+const ScanTypeRegister = "register"
+
+// SuccessSummary is the original's summary for a successful scan; pipelines
+// may match on it.
+const SuccessSummary = "Completed scan with data mentioned in Scan Results."
+
+// Result is the document a scan produces: the one-shot scanner writes it as
+// scanner-analytics-integration.json and the service stores and serves it.
+// The JSON keys are the original's; its defects are not (see the README).
+type Result struct {
+	ScanType           string      `json:"Scan Type"`
+	CVEFeedLastUpdated string      `json:"CVE Feed Last Updated"`
+	UUID               string      `json:"UUID"`
+	ScanResults        ScanResults `json:"Scan Results"`
+	Successful         bool        `json:"Successful"`
+	StartTime          Timestamp   `json:"Start Time"`
+	FinishedTime       Timestamp   `json:"Finished Time"`
+	Summary            string      `json:"Summary"`
+	Scanner            string      `json:"Scanner"`
+	// Errors lists every error of a failed scan, one string each, so that a
+	// program need not parse Summary. Added by this rewrite.
+	Errors []string `json:"Errors,omitempty"`
+	// ServerResponse is the analytics server's answer to the registration,
+	// when there was one. Added by this rewrite.
+	ServerResponse *ServerResponse `json:"Server Response,omitempty"`
+}
+
+// ScanResults holds the labels read from the image and where they were sent.
+type ScanResults struct {
+	EmailIDs  string `json:"email-ids"`
+	GitSHA    string `json:"git-sha"`
+	GitURL    string `json:"git-url"`
+	ImageName string `json:"image_name"`
+	ServerURL string `json:"server_url"`
+}
+
+// ServerResponse is what the analytics server said to a registration.
+type ServerResponse struct {
+	Status  int    `json:"status"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// FailureSummary builds the Summary of a failed scan: every error, in order,
+// as a JSON list so that messages holding commas or quotes stay readable.
+func FailureSummary(errs []string) string {
+	b, _ := json.Marshal(errs) // a []string always marshals
+	return "Error: " + string(b)
+}
+
+// timestampLayout is the original's strftime("%Y-%m-%d-%H-%M-%S") part; the
+// microseconds ("-%f") are appended by hand because Go's layouts only know
+// fractional seconds after a '.' or ','.
+const timestampLayout = "2006-01-02-15-04-05"
+
+// Timestamp is a time written the way the original wrote it:
+// local time as YYYY-MM-DD-HH-MM-SS-ffffff.
+type Timestamp struct{ time.Time }
+
+// String formats t as the original did.
+func (t Timestamp) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%s-%06d", t.Local().Format(timestampLayout), t.Nanosecond()/1000)
+}
+
+// MarshalJSON writes the original's format.
+func (t Timestamp) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// UnmarshalJSON reads the original's format back, as local time.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" {
+		t.Time = time.Time{}
+		return nil
+	}
+	parsed, err := ParseTimestamp(s)
+	if err != nil {
+		return err
+	}
+	t.Time = parsed
+	return nil
+}
+
+// ParseTimestamp parses YYYY-MM-DD-HH-MM-SS-ffffff in local time.
+func ParseTimestamp(s string) (time.Time, error) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 || len(s)-i-1 != 6 {
+		return time.Time{}, fmt.Errorf("timestamp %q: want YYYY-MM-DD-HH-MM-SS-ffffff", s)
+	}
+	base, err := time.ParseInLocation(timestampLayout, s[:i], time.Local)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("timestamp %q: %w", s, err)
+	}
+	micros, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("timestamp %q: microseconds: %w", s, err)
+	}
+	return base.Add(time.Duration(micros) * time.Microsecond), nil
+}

@@ -1,0 +1,309 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+)
+
+// Scanner scans images: it inspects an image, checks its labels, registers
+// them with the analytics server and, when anything failed, reports every
+// error to the server's scanner-error endpoint.
+//
+// The one-shot command calls Scan. The service calls Attempt once per queue
+// try, so that its durable queue, not this process, owns the retries, and
+// Finish once the scan is final.
+type Scanner struct {
+	Source LabelSource
+	// Analytics is the server to register with. When nil, AnalyticsErr says
+	// why (no SERVER given, a malformed one) and is reported as a scan error.
+	Analytics    *analytics.Client
+	AnalyticsErr error
+	// Retry bounds the retries of transient failures made by Scan and of the
+	// error report made by Finish. The zero value tries once.
+	Retry RetryPolicy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log zerolog.Logger
+}
+
+// Target is what to scan.
+type Target struct {
+	// Ref is an image reference, an image id or a container id.
+	Ref string
+	// Name is the image name shown in the result ("image_name") and sent in
+	// error reports. Empty means Ref when Ref is a name, else the image's
+	// first tag, else its id.
+	Name string
+	// ScanType is recorded in the result; empty means ScanTypeRegister.
+	ScanType string
+}
+
+// Attempt is the outcome of one try at a scan, before any error report.
+type Attempt struct {
+	Target   Target
+	Started  time.Time
+	Finished time.Time
+	// Image is the zero Image when inspection failed.
+	Image  Image
+	Labels Labels
+	// Errors lists everything that went wrong, in order. Empty with a
+	// non-nil Response means the image is registered.
+	Errors []error
+	// Response is the server's answer to a successful registration.
+	Response *analytics.Response
+	// ServerStatus is the HTTP status of a failed registration, 0 if none.
+	ServerStatus int
+}
+
+// Succeeded reports whether the registration was accepted.
+func (a *Attempt) Succeeded() bool { return len(a.Errors) == 0 && a.Response != nil }
+
+// Retryable reports whether the attempt failed only for reasons that may go
+// away: an unreachable daemon or a transient analytics failure. A missing
+// image or label, a bad configuration or a 4xx answer will fail again.
+func (a *Attempt) Retryable() bool {
+	if len(a.Errors) == 0 {
+		return false
+	}
+	for _, err := range a.Errors {
+		if !IsTransient(err) {
+			return false
+		}
+	}
+	return true
+}
+
+// Err joins the attempt's errors, nil when it succeeded.
+func (a *Attempt) Err() error { return errors.Join(a.Errors...) }
+
+// IsTransient reports whether err may go away on retry.
+func IsTransient(err error) bool {
+	return errors.Is(err, ErrDaemonUnavailable) || analytics.IsTransient(err)
+}
+
+func (s *Scanner) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Attempt inspects, checks and registers once, without reporting errors.
+func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
+	a := &Attempt{Target: t, Started: s.now()}
+	defer func() { a.Finished = s.now() }()
+	log := s.Log.With().Str("image", t.Ref).Logger()
+
+	if s.Analytics == nil {
+		err := s.AnalyticsErr
+		if err == nil {
+			err = errors.New("no analytics server configured")
+		}
+		a.Errors = append(a.Errors, err)
+	}
+
+	img, err := s.Source.Inspect(ctx, t.Ref)
+	if err != nil {
+		a.Errors = append(a.Errors, err)
+		log.Debug().Err(err).Msg("inspect failed")
+		return a
+	}
+	a.Image = img
+	labels, labelErrs := CheckLabels(img.Labels)
+	a.Labels = labels
+	a.Errors = append(a.Errors, labelErrs...)
+	if len(a.Errors) > 0 {
+		return a
+	}
+
+	resp, err := s.Analytics.Register(ctx, analytics.Registration{
+		GitURL: labels.GitURL, GitSHA: labels.GitSHA, EmailIDs: labels.EmailIDs,
+	})
+	if err != nil {
+		var ae *analytics.Error
+		if errors.As(err, &ae) {
+			a.ServerStatus = ae.StatusCode
+		}
+		a.Errors = append(a.Errors, err)
+		log.Debug().Err(err).Bool("transient", analytics.IsTransient(err)).Msg("register failed")
+		return a
+	}
+	a.Response = resp
+	log.Debug().Int("status", resp.StatusCode).Msg("registered")
+	return a
+}
+
+// Scan attempts a scan, retrying transient failures within s.Retry, then
+// finishes it. It always returns a result, whatever went wrong.
+func (s *Scanner) Scan(ctx context.Context, t Target) Result {
+	var last *Attempt
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
+		last = s.Attempt(ctx, t)
+		if last.Retryable() {
+			s.Log.Info().Str("image", t.Ref).Err(last.Err()).Msg("transient failure, retrying")
+			return struct{}{}, retryError(last.Errors)
+		}
+		return struct{}{}, nil
+	}, s.Retry.options()...)
+	return s.Finish(ctx, last)
+}
+
+// Finish turns a final attempt into a result. A failed scan is reported to
+// scanner-error when a server is known; the report is best effort and its
+// own failure is added to the result's errors.
+func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
+	errs := make([]string, 0, len(a.Errors)+1)
+	for _, err := range a.Errors {
+		errs = append(errs, err.Error())
+	}
+	name := a.imageName()
+	if !a.Succeeded() && s.Analytics != nil {
+		if err := s.report(ctx, name, a.Labels.EmailIDs, errs); err != nil {
+			errs = append(errs, "could not report the errors: "+err.Error())
+		}
+	}
+
+	r := Result{
+		ScanType:           a.Target.scanType(),
+		CVEFeedLastUpdated: "NA",
+		UUID:               a.Image.ShortID(),
+		ScanResults: ScanResults{
+			EmailIDs:  a.Labels.EmailIDs,
+			GitSHA:    a.Labels.GitSHA,
+			GitURL:    a.Labels.GitURL,
+			ImageName: name,
+		},
+		Successful:   a.Succeeded(),
+		StartTime:    Timestamp{a.Started},
+		FinishedTime: Timestamp{s.now()},
+		Scanner:      ScannerName,
+	}
+	if r.UUID == "" {
+		// The image could not be inspected; the id asked for is the best
+		// identity there is.
+		r.UUID = strings.TrimPrefix(a.Target.Ref, "sha256:")
+	}
+	if s.Analytics != nil {
+		r.ScanResults.ServerURL = s.Analytics.ServerURL()
+	}
+	switch {
+	case a.Response != nil:
+		r.ServerResponse = &ServerResponse{Status: a.Response.StatusCode, Summary: a.Response.Summary}
+	case a.ServerStatus != 0:
+		r.ServerResponse = &ServerResponse{Status: a.ServerStatus}
+	}
+	if r.Successful {
+		r.Summary = SuccessSummary
+	} else {
+		r.Errors = errs
+		r.Summary = FailureSummary(errs)
+	}
+	return r
+}
+
+func (s *Scanner) report(ctx context.Context, name, emails string, errs []string) error {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		_, err := s.Analytics.ReportError(ctx, analytics.ErrorReport{
+			ImageName: name, EmailIDs: emails, Errors: errs,
+		})
+		if err != nil && !analytics.IsTransient(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, s.Retry.options()...)
+	if err != nil {
+		s.Log.Warn().Err(err).Str("image", name).Msg("error report failed")
+	}
+	return err
+}
+
+// imageName is the name to show for the image: the one asked for, else the
+// reference when it is a name, else the image's first tag, else its id.
+func (a *Attempt) imageName() string {
+	switch {
+	case a.Target.Name != "":
+		return a.Target.Name
+	case a.Target.Ref != "" && !LooksLikeID(a.Target.Ref):
+		return a.Target.Ref
+	case len(a.Image.Names) > 0:
+		return a.Image.Names[0]
+	case a.Image.ID != "":
+		return a.Image.ShortID()
+	}
+	return a.Target.Ref
+}
+
+// LooksLikeID reports whether ref names an image or container by id rather
+// than by name: 12 to 64 lower-case hex digits, optionally after "sha256:".
+// Such a string cannot be a pullable repository name without a tag anyway.
+func LooksLikeID(ref string) bool {
+	ref = strings.TrimPrefix(ref, "sha256:")
+	if len(ref) < 12 || len(ref) > 64 {
+		return false
+	}
+	for _, c := range ref {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (t Target) scanType() string {
+	if t.ScanType == "" {
+		return ScanTypeRegister
+	}
+	return t.ScanType
+}
+
+// retryError carries the attempt's errors to the backoff loop, honouring a
+// Retry-After the analytics server sent.
+func retryError(errs []error) error {
+	err := errors.Join(errs...)
+	var ae *analytics.Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		return backoff.RetryAfter(int(ae.RetryAfter / time.Second))
+	}
+	return err
+}
+
+// RetryPolicy bounds retries of transient failures. The zero value tries once.
+type RetryPolicy struct {
+	// MaxTries counts the first try; 0 or 1 means no retry.
+	MaxTries uint
+	// InitialInterval is the first wait; it doubles, with jitter, up to
+	// MaxInterval.
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
+	// MaxElapsed stops retrying once this much time has passed.
+	MaxElapsed time.Duration
+}
+
+// DefaultRetry is a few tries within seconds: enough to ride out a blip of
+// the daemon or the server without holding a pipeline for minutes.
+var DefaultRetry = RetryPolicy{MaxTries: 4, InitialInterval: 500 * time.Millisecond, MaxInterval: 4 * time.Second, MaxElapsed: 15 * time.Second}
+
+func (p RetryPolicy) options() []backoff.RetryOption {
+	if p.MaxTries <= 1 {
+		return []backoff.RetryOption{backoff.WithMaxTries(1)}
+	}
+	b := backoff.NewExponentialBackOff()
+	if p.InitialInterval > 0 {
+		b.InitialInterval = p.InitialInterval
+	}
+	if p.MaxInterval > 0 {
+		b.MaxInterval = p.MaxInterval
+	}
+	return []backoff.RetryOption{
+		backoff.WithBackOff(b),
+		backoff.WithMaxTries(p.MaxTries),
+		backoff.WithMaxElapsedTime(p.MaxElapsed),
+	}
+}
