@@ -1,0 +1,92 @@
+// Package metrics defines the service's Prometheus metrics in one place, so
+// that their names, labels and buckets are reviewed together.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's instruments. The zero value is not usable; use
+// New. Every method is safe on a nil *Metrics, so that packages can be used
+// without metrics (the one-shot scanner, unit tests).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// ScansTotal counts final scans by outcome: succeeded, failed, canceled.
+	ScansTotal *prometheus.CounterVec
+	// ScanDuration observes each scan attempt, by result: ok, retry, final_error.
+	ScanDuration *prometheus.HistogramVec
+	// Retries counts attempts that failed transiently and were requeued.
+	Retries prometheus.Counter
+	// AnalyticsRequestDuration observes requests to the analytics server.
+	AnalyticsRequestDuration *prometheus.HistogramVec
+	// HTTPRequestDuration observes the API's own requests by route pattern.
+	HTTPRequestDuration *prometheus.HistogramVec
+}
+
+// New creates the metrics on a fresh registry that also carries the Go and
+// process collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		ScansTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scanner_scans_total",
+			Help: "Scans that reached a final status, by outcome.",
+		}, []string{"outcome"}),
+		ScanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scanner_scan_attempt_duration_seconds",
+			Help:    "Duration of scan attempts (inspect, label check, register), by result.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"result"}),
+		Retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scanner_scan_retries_total",
+			Help: "Scan attempts that failed transiently and were scheduled again.",
+		}),
+		AnalyticsRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scanner_analytics_request_duration_seconds",
+			Help:    "Duration of requests to the analytics server, by status code.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"code", "method"}),
+		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scanner_http_request_duration_seconds",
+			Help:    "Duration of API requests, by route, method and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "code"}),
+	}
+	for _, outcome := range []string{"succeeded", "failed", "canceled"} {
+		m.ScansTotal.WithLabelValues(outcome) // export zeros from the start
+	}
+	reg.MustRegister(m.ScansTotal, m.ScanDuration, m.Retries, m.AnalyticsRequestDuration, m.HTTPRequestDuration)
+	return m
+}
+
+// RegisterQueueDepth exports the number of scans not yet final, read from
+// depth at each scrape.
+func (m *Metrics) RegisterQueueDepth(depth func() float64) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scanner_queue_depth",
+		Help: "Scans queued, running or waiting to retry.",
+	}, depth))
+}
+
+// InstrumentTransport wraps rt so that analytics requests are timed.
+func (m *Metrics) InstrumentTransport(rt http.RoundTripper) http.RoundTripper {
+	if m == nil {
+		return rt
+	}
+	return promhttp.InstrumentRoundTripperDuration(m.AnalyticsRequestDuration, rt)
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
