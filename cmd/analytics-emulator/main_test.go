@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+const testToken = "tok-5d2e"
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may write to
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(key string) string { return vars[key] }
+}
+
+// logLines decodes the JSON log lines written so far.
+func logLines(t *testing.T, logs *syncBuffer) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for line := range strings.Lines(logs.String()) {
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		lines = append(lines, fields)
+	}
+	return lines
+}
+
+// waitForAddr returns the address the server logged it listens on.
+func waitForAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		for _, line := range logLines(t, logs) {
+			if line["message"] == "listening" {
+				return line["addr"].(string)
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before listening: %v", err)
+		case <-deadline:
+			t.Fatalf("no listening line in the log: %s", logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func waitUntilLive(t *testing.T, baseURL string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(baseURL + "/liveness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/liveness never answered 200 (last error: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunServesUntilCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	getenv := env(map[string]string{"EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_TOKEN": testToken})
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"analytics-emulator"}, getenv, &stdout, &stderr) }()
+
+	baseURL := "http://" + waitForAddr(t, &stderr, done)
+	waitUntilLive(t, baseURL)
+
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/api/v1/register",
+		strings.NewReader(`{"git-url": "https://github.com/example/app", "git-sha": "46e443d", "email-ids": "a@x.org"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("register answered %s, want 200 OK", resp.Status)
+	}
+
+	healthchecks := []struct {
+		name   string
+		args   []string
+		getenv func(string) string
+	}{
+		{"given URL", []string{"healthcheck", baseURL + "/readiness"}, env(nil)},
+		{"URL from EMULATOR_ADDR", []string{"healthcheck"}, env(map[string]string{"EMULATOR_ADDR": strings.TrimPrefix(baseURL, "http://")})},
+	}
+	for _, hc := range healthchecks {
+		if err := run(ctx, append([]string{"analytics-emulator"}, hc.args...), hc.getenv, &stdout, &stderr); err != nil {
+			t.Errorf("healthcheck of a running emulator, %s: %v", hc.name, err)
+		}
+	}
+	if err := run(ctx, []string{"analytics-emulator", "healthcheck", baseURL + "/nowhere"}, env(nil), &stdout, &stderr); err == nil ||
+		!strings.Contains(err.Error(), "404") {
+		t.Errorf("healthcheck of a URL answering 404 returned %v, want an error naming 404", err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+
+	var logged bool
+	for _, line := range logLines(t, &stderr) {
+		if line["message"] == "request" && line["method"] == "POST" && line["path"] == "/api/v1/register" {
+			logged = line["status"] == float64(200) && line["duration_ms"] != nil
+		}
+	}
+	if !logged {
+		t.Errorf("no access log line with method, path, status 200 and duration for the register:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), testToken) {
+		t.Errorf("the log holds the token:\n%s", stderr.String())
+	}
+	if err := run(t.Context(), []string{"analytics-emulator", "healthcheck", baseURL + "/readiness"}, env(nil), &stdout, &stderr); err == nil {
+		t.Error("healthcheck of a stopped emulator returned nil")
+	}
+}
+
+func TestRunReturnsAnErrorWhenItCannotListen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	var stdout, stderr syncBuffer
+	getenv := env(map[string]string{"EMULATOR_ADDR": taken.Addr().String()})
+	err = run(t.Context(), []string{"analytics-emulator"}, getenv, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("run on a taken address returned %v, want an 'address already in use' error", err)
+	}
+}
+
+func TestRunArguments(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantErr    string // substring; "" means nil
+		wantStdout []string
+	}{
+		{name: "--help prints the environment table", args: []string{"--help"},
+			wantStdout: []string{"healthcheck", "EMULATOR_ADDR", ":9000", "EMULATOR_TOKEN", "EMULATOR_THREESCALE_SECRET", "EMULATOR_REPORT_DELAY"}},
+		{name: "-h too", args: []string{"-h"}, wantStdout: []string{"EMULATOR_ADDR"}},
+		{name: "unknown flag", args: []string{"--port=1"}, wantErr: "flag provided but not defined"},
+		{name: "unknown command", args: []string{"serve"}, wantErr: `unexpected arguments ["serve"]`},
+		{name: "healthcheck takes one URL", args: []string{"healthcheck", "http://a", "http://b"}, wantErr: "unexpected arguments"},
+		{name: "bad duration", env: map[string]string{"EMULATOR_REPORT_DELAY": "10"},
+			wantErr: `configuration: ReportDelay: time: missing unit in duration "10"`},
+		{name: "negative duration", env: map[string]string{"EMULATOR_REPORT_DELAY": "-1s"},
+			wantErr: "configuration: EMULATOR_REPORT_DELAY must not be negative"},
+		{name: "healthcheck of a bad address", args: []string{"healthcheck"}, env: map[string]string{"EMULATOR_ADDR": "9000"},
+			wantErr: `EMULATOR_ADDR="9000"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(t.Context(), append([]string{"analytics-emulator"}, tt.args...), env(tt.env), &stdout, &stderr)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("run returned %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("run returned %v, want an error containing %q", err, tt.wantErr)
+			}
+			for _, want := range tt.wantStdout {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want config
+	}{
+		{"defaults", nil, config{Addr: ":9000"}},
+		{"all set", map[string]string{
+			"EMULATOR_ADDR":              "127.0.0.1:8080",
+			"EMULATOR_TOKEN":             "t",
+			"EMULATOR_THREESCALE_SECRET": "s",
+			"EMULATOR_REPORT_DELAY":      "90s",
+		}, config{Addr: "127.0.0.1:8080", Token: "t", ThreeScaleSecret: "s", ReportDelay: 90 * time.Second}},
+		{"empty counts as unset", map[string]string{"EMULATOR_ADDR": "", "EMULATOR_REPORT_DELAY": ""}, config{Addr: ":9000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadConfig(t.Context(), env(tt.env))
+			if err != nil || got != tt.want {
+				t.Errorf("loadConfig = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadinessURL(t *testing.T) {
+	tests := map[string]string{
+		":9000":          "http://127.0.0.1:9000/readiness",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080/readiness",
+		"[::]:8080":      "http://127.0.0.1:8080/readiness",
+		"127.0.0.1:9001": "http://127.0.0.1:9001/readiness",
+		"[::1]:9000":     "http://[::1]:9000/readiness",
+		"emulator:9000":  "http://emulator:9000/readiness",
+	}
+	for addr, want := range tests {
+		if got, err := readinessURL(addr); err != nil || got != want {
+			t.Errorf("readinessURL(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+}
+
+func TestAccessLogRecordsStatusButNoHeaders(t *testing.T) {
+	tests := []struct {
+		name       string
+		handler    http.HandlerFunc
+		wantStatus float64
+	}{
+		{"explicit status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }, 418},
+		{"nothing written means 200", func(http.ResponseWriter, *http.Request) {}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			handler := accessLog(zerolog.New(&logs), tt.handler)
+			req := httptest.NewRequest(http.MethodPost, "/register?git-url=u", nil)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			req.Header.Set("x-3scale-account-secret", testToken)
+			handler.ServeHTTP(httptest.NewRecorder(), req)
+
+			lines := logLines(t, &logs)
+			if len(lines) != 1 {
+				t.Fatalf("%d log lines, want 1: %s", len(lines), logs.String())
+			}
+			line := lines[0]
+			if line["method"] != "POST" || line["path"] != "/register" || line["status"] != tt.wantStatus || line["duration_ms"] == nil {
+				t.Errorf("log line %v, want method POST, path /register, status %v and duration_ms", line, tt.wantStatus)
+			}
+			if strings.Contains(logs.String(), testToken) {
+				t.Errorf("the log holds a credential: %s", logs.String())
+			}
+		})
+	}
+}
