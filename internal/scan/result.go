@@ -100,7 +100,9 @@ func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseTimestamp parses YYYY-MM-DD-HH-MM-SS-ffffff in local time.
+// ParseTimestamp parses YYYY-MM-DD-HH-MM-SS-ffffff in local time. Only the
+// form String writes is accepted: Go's layouts alone would also take a
+// one-digit hour, and strconv a signed "+00001".
 func ParseTimestamp(s string) (time.Time, error) {
 	i := strings.LastIndexByte(s, '-')
 	if i < 0 || len(s)-i-1 != 6 {
@@ -110,7 +112,16 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q: %w", s, err)
 	}
-	micros, err := strconv.Atoi(s[i+1:])
+	// Also rejects a local time that does not exist (skipped by a DST
+	// change), which Go would silently move.
+	if base.Format(timestampLayout) != s[:i] {
+		return time.Time{}, fmt.Errorf("timestamp %q: want YYYY-MM-DD-HH-MM-SS-ffffff", s)
+	}
+	frac := s[i+1:]
+	if strings.Trim(frac, "0123456789") != "" {
+		return time.Time{}, fmt.Errorf("timestamp %q: microseconds must be 6 digits", s)
+	}
+	micros, err := strconv.Atoi(frac)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q: microseconds: %w", s, err)
 	}
