@@ -58,6 +58,9 @@ type ServerResponse struct {
 // FailureSummary builds the Summary of a failed scan: every error, in order,
 // as a JSON list so that messages holding commas or quotes stay readable.
 func FailureSummary(errs []string) string {
+	if errs == nil {
+		errs = []string{} // a list, not "null"
+	}
 	b, _ := json.Marshal(errs) // a []string always marshals
 	return "Error: " + string(b)
 }
