@@ -148,7 +148,7 @@ func (s *Scanner) Scan(ctx context.Context, t Target) Result {
 		last = s.Attempt(ctx, t)
 		if last.Retryable() {
 			s.Log.Info().Str("image", t.Ref).Err(last.Err()).Msg("transient failure, retrying")
-			return struct{}{}, retryError(last.Errors)
+			return struct{}{}, s.Retry.retryError(last.Errors)
 		}
 		return struct{}{}, nil
 	}, s.Retry.options()...)
@@ -264,14 +264,30 @@ func (t Target) scanType() string {
 }
 
 // retryError carries the attempt's errors to the backoff loop, honouring a
-// Retry-After the analytics server sent.
-func retryError(errs []error) error {
+// Retry-After the analytics server sent. A Retry-After that does not fit the
+// policy ends the retries, since retrying sooner than asked would only be
+// refused again: backoff itself stops when it would overrun MaxElapsed, and
+// without a MaxElapsed the bound is MaxInterval, lest a server that asks for
+// an hour hold the caller for an hour per try.
+func (p RetryPolicy) retryError(errs []error) error {
 	err := errors.Join(errs...)
 	var ae *analytics.Error
 	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		return backoff.RetryAfter(int(ae.RetryAfter / time.Second))
+		if p.MaxElapsed <= 0 && ae.RetryAfter > p.maxInterval() {
+			return backoff.Permanent(err)
+		}
+		// Not backoff.RetryAfter, which takes whole seconds and would
+		// retry early after a Retry-After given as a date.
+		return &backoff.RetryAfterError{Duration: ae.RetryAfter}
 	}
 	return err
+}
+
+func (p RetryPolicy) maxInterval() time.Duration {
+	if p.MaxInterval > 0 {
+		return p.MaxInterval
+	}
+	return backoff.DefaultMaxInterval
 }
 
 // RetryPolicy bounds retries of transient failures. The zero value tries once.
@@ -282,7 +298,11 @@ type RetryPolicy struct {
 	// MaxInterval.
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
-	// MaxElapsed stops retrying once this much time has passed.
+	// MaxElapsed stops retrying once this much time has passed, or would
+	// have passed after the next wait. Zero means no limit but MaxTries.
+	// A server's Retry-After is honoured when it fits within MaxElapsed
+	// (within MaxInterval when MaxElapsed is zero); a longer one ends the
+	// retries.
 	MaxElapsed time.Duration
 }
 
