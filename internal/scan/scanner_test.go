@@ -1,0 +1,766 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+)
+
+// The seed's image id: its first character is the one the original dropped.
+const (
+	seedHex = "aa295492a6702264ffe86c341e92aa83f9687e810cf29d72593eb7a2c27d0449"
+	seedID  = "sha256:" + seedHex
+)
+
+// fakeSource is an in-memory LabelSource: images by every ref that names
+// them, and optionally errors to return first, one per call.
+type fakeSource struct {
+	mu     sync.Mutex
+	images map[string]Image
+	errs   []error // returned by the first len(errs) calls, in order
+	calls  []string
+}
+
+var _ LabelSource = (*fakeSource)(nil)
+
+func (f *fakeSource) Inspect(ctx context.Context, ref string) (Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, ref)
+	if err := ctx.Err(); err != nil {
+		return Image{}, err
+	}
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return Image{}, err
+	}
+	img, ok := f.images[ref]
+	if !ok {
+		return Image{}, fmt.Errorf("%w: no image or container %q on the daemon", ErrImageNotFound, ref)
+	}
+	return img, nil
+}
+
+func (f *fakeSource) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// seedImage is the seed README's image, reachable by name, tag and id.
+func seedImage(labels map[string]string) *fakeSource {
+	img := Image{ID: seedID, Names: []string{"nshaikh/test_label:latest"}, Labels: labels}
+	return &fakeSource{images: map[string]Image{
+		"nshaikh/test_label":        img,
+		"nshaikh/test_label:latest": img,
+		seedID:                      img,
+		seedHex:                     img,
+		seedHex[:12]:                img,
+	}}
+}
+
+// request is one request the analytics server received.
+type request struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   map[string]any
+}
+
+// analyticsServer is a real HTTP server standing in for the analytics
+// server. Each endpoint answers with its handler, given the 1-based number of
+// the call to that endpoint; a nil handler answers 200 success.
+type analyticsServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []request
+	register func(w http.ResponseWriter, n int)
+	report   func(w http.ResponseWriter, n int)
+}
+
+func newAnalyticsServer(t *testing.T, register, report func(w http.ResponseWriter, n int)) *analyticsServer {
+	t.Helper()
+	s := &analyticsServer{register: register, report: report}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *analyticsServer) serve(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	s.mu.Lock()
+	s.requests = append(s.requests, request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	n := 0
+	for _, q := range s.requests {
+		if q.Path == r.URL.Path {
+			n++
+		}
+	}
+	handler := map[string]func(http.ResponseWriter, int){"/register": s.register, "/scanner-error": s.report}[r.URL.Path]
+	s.mu.Unlock()
+	switch {
+	case r.URL.Path != "/register" && r.URL.Path != "/scanner-error":
+		http.NotFound(w, r)
+	case handler == nil:
+		answer(w, http.StatusOK, `{"success": true, "summary": "ok"}`)
+	default:
+		handler(w, n)
+	}
+}
+
+func (s *analyticsServer) calls(path string) []request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []request
+	for _, q := range s.requests {
+		if q.Path == path {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func answer(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// always answers every call with status and body.
+func always(status int, body string) func(http.ResponseWriter, int) {
+	return func(w http.ResponseWriter, _ int) { answer(w, status, body) }
+}
+
+const registered = `{"success": true, "summary": "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."}`
+
+// fast retries quickly so that tests of retries take milliseconds.
+var fast = RetryPolicy{MaxTries: 4, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxElapsed: 5 * time.Second}
+
+// clock returns a Now that starts at a fixed time and advances a second
+// per call, so that results carry predictable, distinct times.
+func clock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Date(2018, 3, 1, 10, 23, 39, 719301000, time.Local)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Second)
+		return t
+	}
+}
+
+func newScanner(t *testing.T, src LabelSource, srv *analyticsServer, retry RetryPolicy) *Scanner {
+	t.Helper()
+	s := &Scanner{Source: src, Retry: retry, Now: clock()}
+	if srv != nil {
+		c, err := analytics.New(analytics.Config{ServerURL: srv.URL, Timeout: 5 * time.Second,
+			Token: "t0ken-s3cret", ThreeScaleSecret: "3scale-s3cret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Analytics = c
+	}
+	return s
+}
+
+// assertNoSecrets fails when a credential shows in the result.
+func assertNoSecrets(t *testing.T, r Result) {
+	t.Helper()
+	b, _ := json.Marshal(r)
+	for _, secret := range []string{"t0ken-s3cret", "3scale-s3cret"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("result holds a credential: %s", b)
+		}
+	}
+}
+
+func TestScanSuccess(t *testing.T) {
+	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
+	src := seedImage(goodLabels())
+	s := newScanner(t, src, srv, fast)
+
+	r := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+
+	want := Result{
+		ScanType:           ScanTypeRegister,
+		CVEFeedLastUpdated: "NA",
+		UUID:               seedHex,
+		ScanResults: ScanResults{
+			EmailIDs:  wantGood.EmailIDs,
+			GitSHA:    wantGood.GitSHA,
+			GitURL:    wantGood.GitURL,
+			ImageName: "nshaikh/test_label",
+			ServerURL: srv.URL,
+		},
+		Successful: true,
+		Summary:    SuccessSummary,
+		Scanner:    ScannerName,
+		ServerResponse: &ServerResponse{Status: 200,
+			Summary: "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."},
+	}
+	got := r
+	got.StartTime, got.FinishedTime = Timestamp{}, Timestamp{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("result\n%+v\nwant\n%+v", got, want)
+	}
+	if r.StartTime.String() != "2018-03-01-10-23-40-719301" || !r.FinishedTime.After(r.StartTime.Time) {
+		t.Errorf("times = %s .. %s, want the clock's first reading then a later one", r.StartTime, r.FinishedTime)
+	}
+
+	regs := srv.calls("/register")
+	if len(regs) != 1 {
+		t.Fatalf("register calls = %d, want 1", len(regs))
+	}
+	wantBody := map[string]any{"git-url": wantGood.GitURL, "git-sha": wantGood.GitSHA, "email-ids": wantGood.EmailIDs}
+	if regs[0].Method != http.MethodPost || !reflect.DeepEqual(regs[0].Body, wantBody) {
+		t.Errorf("register = %s %v, want POST %v", regs[0].Method, regs[0].Body, wantBody)
+	}
+	if n := len(srv.calls("/scanner-error")); n != 0 {
+		t.Errorf("scanner-error calls = %d after a success, want 0", n)
+	}
+	assertNoSecrets(t, r)
+}
+
+func TestScanLabelsMissing(t *testing.T) {
+	srv := newAnalyticsServer(t, nil, nil)
+	src := seedImage(map[string]string{LabelEmailIDs: " a@x.org,b@y.org "})
+	s := newScanner(t, src, srv, fast)
+
+	r := s.Scan(context.Background(), Target{Ref: seedID, Name: "nshaikh/test_label"})
+
+	if n := len(srv.calls("/register")); n != 0 {
+		t.Errorf("register calls = %d, want none for an image without its labels", n)
+	}
+	if n := src.callCount(); n != 1 {
+		t.Errorf("inspections = %d, want 1: missing labels are not retried", n)
+	}
+	wantErrs := []string{"label git-url is missing", "label git-sha is missing"}
+	reports := srv.calls("/scanner-error")
+	if len(reports) != 1 {
+		t.Fatalf("scanner-error calls = %d, want 1", len(reports))
+	}
+	wantReport := map[string]any{"image-name": "nshaikh/test_label", "email-ids": "a@x.org,b@y.org",
+		"error": []any{wantErrs[0], wantErrs[1]}}
+	if !reflect.DeepEqual(reports[0].Body, wantReport) {
+		t.Errorf("report body = %v, want %v", reports[0].Body, wantReport)
+	}
+	if r.Successful || !reflect.DeepEqual(r.Errors, wantErrs) || r.Summary != FailureSummary(wantErrs) {
+		t.Errorf("result: successful %v, errors %q, summary %q; want a failure with %q",
+			r.Successful, r.Errors, r.Summary, wantErrs)
+	}
+	if r.ScanResults.EmailIDs != "a@x.org,b@y.org" || r.ScanResults.GitURL != "" || r.UUID != seedHex {
+		t.Errorf("scan results = %+v, uuid %q", r.ScanResults, r.UUID)
+	}
+	if r.ServerResponse != nil {
+		t.Errorf("server response = %+v, want none: nothing was registered", r.ServerResponse)
+	}
+}
+
+func TestScanWithoutServer(t *testing.T) {
+	configErr := fmt.Errorf("%w: server URL is empty", analytics.ErrConfig)
+	cases := []struct {
+		name    string
+		err     error
+		wantErr string
+	}{
+		{"SERVER empty", configErr, configErr.Error()},
+		{"no reason given", nil, "no analytics server configured"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := seedImage(goodLabels())
+			s := newScanner(t, src, nil, fast)
+			s.AnalyticsErr = tc.err
+
+			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
+			if a.Retryable() || a.Succeeded() {
+				t.Errorf("attempt retryable %v, succeeded %v; want a final failure", a.Retryable(), a.Succeeded())
+			}
+			r := s.Finish(context.Background(), a)
+
+			if r.Successful || !reflect.DeepEqual(r.Errors, []string{tc.wantErr}) {
+				t.Errorf("result: successful %v, errors %q; want %q", r.Successful, r.Errors, tc.wantErr)
+			}
+			if r.ScanResults.ServerURL != "" {
+				t.Errorf("server_url = %q, want empty", r.ScanResults.ServerURL)
+			}
+			// The image is still read, unlike the original, which gave up
+			// before reading anything.
+			if r.ScanResults.GitURL != wantGood.GitURL || r.UUID != seedHex {
+				t.Errorf("scan results = %+v, uuid %q; want the image's labels", r.ScanResults, r.UUID)
+			}
+		})
+	}
+}
+
+func TestScanImageNotFound(t *testing.T) {
+	cases := []struct {
+		name, ref, wantUUID, wantName string
+	}{
+		{"by name", "nosuch/image:1", "nosuch/image:1", "nosuch/image:1"},
+		{"by sha256 id", "sha256:" + strings.Repeat("b", 64), strings.Repeat("b", 64), "sha256:" + strings.Repeat("b", 64)},
+		{"by hex id", strings.Repeat("c", 64), strings.Repeat("c", 64), strings.Repeat("c", 64)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newAnalyticsServer(t, nil, nil)
+			src := &fakeSource{}
+			s := newScanner(t, src, srv, fast)
+
+			r := s.Scan(context.Background(), Target{Ref: tc.ref})
+
+			if r.UUID != tc.wantUUID || r.ScanResults.ImageName != tc.wantName {
+				t.Errorf("uuid %q, image_name %q; want %q, %q", r.UUID, r.ScanResults.ImageName, tc.wantUUID, tc.wantName)
+			}
+			if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "image not found") {
+				t.Errorf("result: successful %v, errors %q; want one 'image not found'", r.Successful, r.Errors)
+			}
+			if n := src.callCount(); n != 1 {
+				t.Errorf("inspections = %d, want 1: a missing image is final", n)
+			}
+			if n := len(srv.calls("/register")); n != 0 {
+				t.Errorf("register calls = %d, want 0", n)
+			}
+			reports := srv.calls("/scanner-error")
+			if len(reports) != 1 {
+				t.Fatalf("scanner-error calls = %d, want 1", len(reports))
+			}
+			if reports[0].Body["image-name"] != tc.wantName || reports[0].Body["email-ids"] != "" {
+				t.Errorf("report = %v", reports[0].Body)
+			}
+		})
+	}
+}
+
+func TestScanDaemonUnavailable(t *testing.T) {
+	down := fmt.Errorf("%w: ping: connection refused", ErrDaemonUnavailable)
+
+	t.Run("retried until tries run out", func(t *testing.T) {
+		srv := newAnalyticsServer(t, nil, nil)
+		src := &fakeSource{errs: []error{down, down, down, down, down}}
+		s := newScanner(t, src, srv, fast)
+
+		a := s.Attempt(context.Background(), Target{Ref: "x/y"})
+		if !a.Retryable() {
+			t.Errorf("attempt with %v is not retryable", a.Err())
+		}
+		r := s.Scan(context.Background(), Target{Ref: "x/y"})
+		if n := src.callCount(); n != 1+int(fast.MaxTries) {
+			t.Errorf("inspections = %d, want 1 by Attempt + %d by Scan", n, fast.MaxTries)
+		}
+		if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "docker daemon unavailable") {
+			t.Errorf("result: successful %v, errors %q", r.Successful, r.Errors)
+		}
+		if n := len(srv.calls("/scanner-error")); n != 1 {
+			t.Errorf("scanner-error calls = %d, want 1 (the final failure only)", n)
+		}
+	})
+	t.Run("recovers", func(t *testing.T) {
+		srv := newAnalyticsServer(t, nil, nil)
+		src := seedImage(goodLabels())
+		src.errs = []error{down}
+		r := newScanner(t, src, srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+		if !r.Successful || src.callCount() != 2 {
+			t.Errorf("successful %v after %d inspections (errors %q), want success after 2", r.Successful, src.callCount(), r.Errors)
+		}
+	})
+}
+
+func TestScanRetriesServerErrors(t *testing.T) {
+	srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
+		if n == 1 {
+			answer(w, http.StatusInternalServerError, `{"success": false, "summary": "database is down"}`)
+			return
+		}
+		answer(w, http.StatusOK, registered)
+	}, nil)
+	r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+
+	if !r.Successful || r.Errors != nil {
+		t.Errorf("successful %v, errors %q; want success", r.Successful, r.Errors)
+	}
+	if n := len(srv.calls("/register")); n != 2 {
+		t.Errorf("register calls = %d, want 2", n)
+	}
+	if n := len(srv.calls("/scanner-error")); n != 0 {
+		t.Errorf("scanner-error calls = %d, want 0: the scan succeeded", n)
+	}
+	if r.ServerResponse == nil || r.ServerResponse.Status != 200 {
+		t.Errorf("server response = %+v, want 200", r.ServerResponse)
+	}
+}
+
+func TestScanDoesNotRetryClientErrors(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		body    string
+		summary string
+	}{
+		{"400 wrong content type", 400, `{"success": false, "summary": "Set content type to application/json"}`, "Set content type to application/json"},
+		{"401", 401, `{"error": "Authentication failed - could not decode JWT token"}`, "Authentication failed - could not decode JWT token"},
+		{"404 validation", 404, `{"success": false, "summary": "git-url cannot be empty"}`, "git-url cannot be empty"},
+		{"200 success false", 200, `{"success": false, "summary": "refused"}`, "refused"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newAnalyticsServer(t, always(tc.status, tc.body), nil)
+			s := newScanner(t, seedImage(goodLabels()), srv, fast)
+
+			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
+			if a.Retryable() || a.ServerStatus != tc.status {
+				t.Errorf("attempt: retryable %v, server status %d; want final, %d", a.Retryable(), a.ServerStatus, tc.status)
+			}
+			r := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+
+			if n := len(srv.calls("/register")); n != 2 {
+				t.Errorf("register calls = %d, want 2 (1 by Attempt, 1 by Scan)", n)
+			}
+			if n := len(srv.calls("/scanner-error")); n != 1 {
+				t.Errorf("scanner-error calls = %d, want 1", n)
+			}
+			if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], tc.summary) {
+				t.Errorf("result: successful %v, errors %q; want one error with %q", r.Successful, r.Errors, tc.summary)
+			}
+			if r.ServerResponse == nil || r.ServerResponse.Status != tc.status {
+				t.Errorf("server response = %+v, want status %d", r.ServerResponse, tc.status)
+			}
+			assertNoSecrets(t, r)
+		})
+	}
+}
+
+func TestScanReportFailure(t *testing.T) {
+	cases := []struct {
+		name        string
+		report      func(http.ResponseWriter, int)
+		wantReports int
+		wantFailure bool
+	}{
+		// The real server has no scanner-error endpoint.
+		{"404 not retried", always(404, `{"error": "not found"}`), 1, true},
+		{"503 retried until tries run out", always(503, ``), int(fast.MaxTries), true},
+		{"503 then 200", func(w http.ResponseWriter, n int) {
+			if n == 1 {
+				answer(w, 503, ``)
+				return
+			}
+			answer(w, 200, `{}`)
+		}, 2, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newAnalyticsServer(t, always(400, `{"success": false, "summary": "bad"}`), tc.report)
+			r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+
+			if n := len(srv.calls("/scanner-error")); n != tc.wantReports {
+				t.Errorf("scanner-error calls = %d, want %d", n, tc.wantReports)
+			}
+			wantLen := 1
+			if tc.wantFailure {
+				wantLen = 2
+			}
+			if len(r.Errors) != wantLen || !strings.Contains(r.Errors[0], "register request") {
+				t.Fatalf("errors = %q, want the register error first, %d in all", r.Errors, wantLen)
+			}
+			if tc.wantFailure {
+				if !strings.HasPrefix(r.Errors[1], "could not report") || !strings.Contains(r.Errors[1], "scanner-error") {
+					t.Errorf("last error = %q, want 'could not report ...scanner-error...'", r.Errors[1])
+				}
+				if r.Summary != FailureSummary(r.Errors) {
+					t.Errorf("summary %q does not list the report failure", r.Summary)
+				}
+			}
+			// The report itself carries only the scan's own errors.
+			for _, q := range srv.calls("/scanner-error") {
+				if errs, _ := q.Body["error"].([]any); len(errs) != 1 {
+					t.Errorf("reported errors = %v, want the one register error", q.Body["error"])
+				}
+			}
+			assertNoSecrets(t, r)
+		})
+	}
+}
+
+func TestScanHonoursRetryAfter(t *testing.T) {
+	t.Run("short Retry-After waited for", func(t *testing.T) {
+		var (
+			mu    sync.Mutex
+			first time.Time
+			gap   time.Duration
+		)
+		srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if n == 1 {
+				first = time.Now()
+				w.Header().Set("Retry-After", "1")
+				answer(w, http.StatusServiceUnavailable, ``)
+				return
+			}
+			gap = time.Since(first)
+			answer(w, http.StatusOK, registered)
+		}, nil)
+		r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+		if !r.Successful {
+			t.Fatalf("errors %q, want success on the second try", r.Errors)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		// fast would retry after milliseconds; the server asked for 1 s.
+		if gap < 900*time.Millisecond {
+			t.Errorf("retried after %v, want about 1s as Retry-After asked", gap)
+		}
+	})
+	t.Run("Retry-After beyond the policy is not waited for", func(t *testing.T) {
+		srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
+			w.Header().Set("Retry-After", "3600")
+			answer(w, http.StatusTooManyRequests, `{"summary": "slow down"}`)
+		}, nil)
+		policies := map[string]RetryPolicy{
+			"with MaxElapsed":    {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsed: 2 * time.Second},
+			"without MaxElapsed": {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond},
+			"default intervals":  {MaxTries: 3},
+		}
+		for name, p := range policies {
+			t.Run(name, func(t *testing.T) {
+				before := len(srv.calls("/register"))
+				// A deadline only so that a regression fails instead of
+				// hanging for an hour.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				start := time.Now()
+				r := newScanner(t, seedImage(goodLabels()), srv, p).Scan(ctx, Target{Ref: "nshaikh/test_label"})
+				if elapsed := time.Since(start); elapsed > 3*time.Second {
+					t.Errorf("Scan took %v; a Retry-After of an hour must end the retries", elapsed)
+				}
+				if n := len(srv.calls("/register")) - before; n != 1 {
+					t.Errorf("register calls = %d, want 1: retrying sooner than asked is no use", n)
+				}
+				if r.Successful || len(r.Errors) == 0 || !strings.Contains(r.Errors[0], "429") {
+					t.Errorf("result: successful %v, errors %q; want the 429", r.Successful, r.Errors)
+				}
+			})
+		}
+	})
+}
+
+func TestAttemptRetryable(t *testing.T) {
+	transient := &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 503, Transient: true}
+	permanent := &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 400}
+	down := fmt.Errorf("%w: ping", ErrDaemonUnavailable)
+	cases := []struct {
+		name string
+		errs []error
+		want bool
+	}{
+		{"no errors", nil, false},
+		{"daemon unavailable", []error{down}, true},
+		{"analytics transient", []error{transient}, true},
+		{"analytics transient, wrapped", []error{fmt.Errorf("register: %w", transient)}, true},
+		{"daemon and analytics transient", []error{down, transient}, true},
+		{"analytics permanent", []error{permanent}, false},
+		{"image not found", []error{fmt.Errorf("%w: x", ErrImageNotFound)}, false},
+		{"label missing", []error{&LabelError{Label: LabelGitURL, Reason: "is missing"}}, false},
+		{"configuration", []error{fmt.Errorf("%w: no scheme", analytics.ErrConfig)}, false},
+		{"transient and permanent", []error{down, &LabelError{Label: LabelGitSHA, Reason: "is empty"}}, false},
+		{"canceled", []error{context.Canceled}, false},
+		{"plain error", []error{errors.New("boom")}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Attempt{Errors: tc.errs}
+			if got := a.Retryable(); got != tc.want {
+				t.Errorf("Retryable() = %v, want %v", got, tc.want)
+			}
+			if a.Succeeded() {
+				t.Error("Succeeded() without a response")
+			}
+			if (a.Err() == nil) != (len(tc.errs) == 0) {
+				t.Errorf("Err() = %v with %d errors", a.Err(), len(tc.errs))
+			}
+		})
+	}
+	ok := &Attempt{Response: &analytics.Response{StatusCode: 200}}
+	if !ok.Succeeded() || ok.Retryable() || ok.Err() != nil {
+		t.Errorf("registered attempt: succeeded %v, retryable %v, err %v", ok.Succeeded(), ok.Retryable(), ok.Err())
+	}
+}
+
+func TestResultUUIDIsTheWholeID(t *testing.T) {
+	srv := newAnalyticsServer(t, nil, nil)
+	s := newScanner(t, seedImage(goodLabels()), srv, fast)
+	for _, ref := range []string{"nshaikh/test_label", seedID, seedHex, seedHex[:12]} {
+		t.Run(ref, func(t *testing.T) {
+			r := s.Scan(context.Background(), Target{Ref: ref})
+			// The original wrote "a2954..." for "aa2954...".
+			if r.UUID != seedHex || len(r.UUID) != 64 {
+				t.Errorf("UUID = %q, want all 64 digits %q", r.UUID, seedHex)
+			}
+		})
+	}
+	if got := (Image{ID: seedID}).ShortID(); got != seedHex {
+		t.Errorf("ShortID() = %q, want %q", got, seedHex)
+	}
+}
+
+func TestResultImageName(t *testing.T) {
+	tagged := Image{ID: seedID, Names: []string{"first/tag:1", "second/tag:2"}, Labels: goodLabels()}
+	untagged := Image{ID: seedID, Labels: goodLabels()}
+	cases := []struct {
+		name   string
+		target Target
+		img    Image
+		want   string
+	}{
+		{"Target.Name wins", Target{Ref: seedID, Name: "given/name"}, tagged, "given/name"},
+		{"Target.Name wins over a name ref", Target{Ref: "some/ref:tag", Name: "given/name"}, tagged, "given/name"},
+		{"name ref as asked", Target{Ref: "some/ref"}, tagged, "some/ref"},
+		{"name:tag ref as asked", Target{Ref: "registry.example:5000/some/ref:v1"}, tagged, "registry.example:5000/some/ref:v1"},
+		{"sha256 id ref gives the first tag", Target{Ref: seedID}, tagged, "first/tag:1"},
+		{"hex id ref gives the first tag", Target{Ref: seedHex}, tagged, "first/tag:1"},
+		{"short id ref gives the first tag", Target{Ref: seedHex[:12]}, tagged, "first/tag:1"},
+		{"untagged id ref gives the id", Target{Ref: seedID}, untagged, seedHex},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &fakeSource{images: map[string]Image{tc.target.Ref: tc.img}}
+			srv := newAnalyticsServer(t, always(400, `{"success": false}`), nil)
+			r := newScanner(t, src, srv, fast).Scan(context.Background(), tc.target)
+			if r.ScanResults.ImageName != tc.want {
+				t.Errorf("image_name = %q, want %q", r.ScanResults.ImageName, tc.want)
+			}
+			// The report names the image the same way.
+			if reps := srv.calls("/scanner-error"); len(reps) != 1 || reps[0].Body["image-name"] != tc.want {
+				t.Errorf("reports = %v, want one for %q", reps, tc.want)
+			}
+		})
+	}
+}
+
+func TestLooksLikeID(t *testing.T) {
+	cases := map[string]bool{
+		seedHex:                  true,
+		seedID:                   true,
+		seedHex[:12]:             true,
+		"sha256:" + seedHex[:12]: true,
+		seedHex[:11]:             false,
+		seedHex + "0":            false,
+		strings.ToUpper(seedHex): false,
+		"nshaikh/test_label":     false,
+		"abcdef012345:latest":    false,
+		"":                       false,
+		"sha256:":                false,
+	}
+	for in, want := range cases {
+		if got := LooksLikeID(in); got != want {
+			t.Errorf("LooksLikeID(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestScanType(t *testing.T) {
+	srv := newAnalyticsServer(t, nil, nil)
+	s := newScanner(t, seedImage(goodLabels()), srv, fast)
+	for in, want := range map[string]string{"": ScanTypeRegister, "scan": "scan"} {
+		if got := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label", ScanType: in}).ScanType; got != want {
+			t.Errorf("ScanType %q gives %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestScanCanceledStillGivesResult(t *testing.T) {
+	srv := newAnalyticsServer(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(ctx, Target{Ref: "nshaikh/test_label"})
+	if r.Successful || len(r.Errors) == 0 || r.UUID != "nshaikh/test_label" || r.Scanner != ScannerName {
+		t.Errorf("result = %+v, want a failed result for the asked ref", r)
+	}
+}
+
+func TestScanConcurrent(t *testing.T) {
+	// The service shares one Scanner between its workers.
+	srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
+		if n%2 == 1 {
+			answer(w, 502, ``)
+			return
+		}
+		answer(w, 200, registered)
+	}, nil)
+	s := newScanner(t, seedImage(goodLabels()), srv, RetryPolicy{MaxTries: 20, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond})
+	var wg sync.WaitGroup
+	results := make([]Result, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if !r.Successful {
+			t.Errorf("scan %d failed: %q", i, r.Errors)
+		}
+	}
+}
+
+func TestRetryErrorHonoursRetryAfter(t *testing.T) {
+	ra := func(d time.Duration) error {
+		return &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 429, Transient: true, RetryAfter: d}
+	}
+	bounded := RetryPolicy{MaxTries: 3, MaxInterval: 4 * time.Second, MaxElapsed: 15 * time.Second}
+	unbounded := RetryPolicy{MaxTries: 3, MaxInterval: 4 * time.Second}
+	cases := []struct {
+		name      string
+		p         RetryPolicy
+		err       error
+		wantWait  time.Duration // 0: no Retry-After wait
+		permanent bool
+	}{
+		{"no Retry-After", bounded, ra(0), 0, false},
+		{"sub-second precision kept", bounded, ra(1500 * time.Millisecond), 1500 * time.Millisecond, false},
+		{"longer than MaxInterval, MaxElapsed decides", bounded, ra(10 * time.Second), 10 * time.Second, false},
+		{"within MaxInterval, no MaxElapsed", unbounded, ra(3 * time.Second), 3 * time.Second, false},
+		{"beyond MaxInterval, no MaxElapsed", unbounded, ra(time.Hour), 0, true},
+		{"daemon error has none", unbounded, fmt.Errorf("%w: x", ErrDaemonUnavailable), 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.p.retryError([]error{tc.err})
+			var after *backoff.RetryAfterError
+			var perm *backoff.PermanentError
+			switch {
+			case tc.permanent:
+				if !errors.As(got, &perm) {
+					t.Errorf("retryError = %v, want a permanent error", got)
+				}
+			case tc.wantWait > 0:
+				if !errors.As(got, &after) || after.Duration != tc.wantWait {
+					t.Errorf("retryError = %v, want a wait of %v", got, tc.wantWait)
+				}
+			default:
+				if errors.As(got, &after) || errors.As(got, &perm) || !errors.Is(got, tc.err) {
+					t.Errorf("retryError = %v, want the error itself", got)
+				}
+			}
+		})
+	}
+}
