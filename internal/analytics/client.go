@@ -86,15 +86,27 @@ func ParseServerURL(raw string) (*url.URL, error) {
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		if u.Scheme == "" || u.Host == "" && u.Opaque != "" {
-			return nil, fmt.Errorf("%w: server URL %q has no scheme; use http:// or https://", ErrConfig, u.Redacted())
+			return nil, fmt.Errorf("%w: server URL %q has no scheme; use http:// or https://", ErrConfig, redacted(u))
 		}
-		return nil, fmt.Errorf("%w: server URL %q has scheme %q; use http or https", ErrConfig, u.Redacted(), u.Scheme)
+		return nil, fmt.Errorf("%w: server URL %q has scheme %q; use http or https", ErrConfig, redacted(u), u.Scheme)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("%w: server URL %q has no host", ErrConfig, u.Redacted())
+		return nil, fmt.Errorf("%w: server URL %q has no host", ErrConfig, redacted(u))
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return u, nil
+}
+
+// redacted shows u in an error without its password or query. URL.Redacted
+// hides only a parsed password, and a URL without "//" keeps its userinfo in
+// Opaque: "user:secret@host" parses as scheme "user", opaque "secret@host".
+func redacted(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.Fragment = "", ""
+	if i := strings.LastIndexByte(c.Opaque, '@'); i >= 0 {
+		c.Opaque = "xxxxx" + c.Opaque[i:]
+	}
+	return c.Redacted()
 }
 
 // New returns a client for cfg, or an error wrapping ErrConfig.
