@@ -1,0 +1,176 @@
+// Package api is the service's HTTP API: scans are submitted, followed,
+// listed and deleted over JSON, next to health, readiness, metrics and the
+// OpenAPI document that is the API's contract (openapi.yaml at the
+// repository root). It turns requests into calls of a scan.Service and the
+// service's errors into one JSON error shape; it knows nothing of queues,
+// SQL or Docker.
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMaxBodyBytes bounds a submit body: a reference is at most a
+	// few hundred bytes, so 64 KiB is generous and still cheap to buffer.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultMaxWait bounds ?wait=: long enough to cover a normal scan,
+	// short enough for proxies that cut idle requests at a minute or two.
+	DefaultMaxWait = 60 * time.Second
+	// DefaultRetryAfter is the polling interval suggested with a 202.
+	DefaultRetryAfter = 2 * time.Second
+	// DefaultBusyRetryAfter is suggested with a 429 or 503: longer than the
+	// polling interval, so that an overloaded service is given room.
+	DefaultBusyRetryAfter = 10 * time.Second
+	// DefaultCheckTimeout bounds each readiness check.
+	DefaultCheckTimeout = 2 * time.Second
+	// DefaultListLimit and MaxListLimit size a page of GET /scan.
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+)
+
+// Config configures the API. The zero value serves an open API (no token,
+// no request-chosen servers) with the defaults above.
+type Config struct {
+	// APIToken, when set, is required as "Authorization: Bearer <token>" on
+	// every endpoint but /healthz and /readyz. It is never logged.
+	APIToken string
+	// AllowedServers lists the analytics servers a request may name in
+	// "server". A request's server is compared after normalising both
+	// (scheme and host case, trailing slash) and the entry as written here
+	// is what the service receives and what records show, so entries must
+	// not hold credentials. Empty means requests cannot choose a server.
+	AllowedServers []string
+	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxWait bounds ?wait=; zero means DefaultMaxWait.
+	MaxWait time.Duration
+	// RetryAfter is the polling interval suggested with a 202; zero means
+	// DefaultRetryAfter.
+	RetryAfter time.Duration
+	// BusyRetryAfter is suggested with a 429 (queue full) or 503; zero means
+	// DefaultBusyRetryAfter.
+	BusyRetryAfter time.Duration
+	// Checks are the readiness checks by name, e.g. "docker". The service's
+	// Ping is always checked as "store" unless Checks names its own "store".
+	Checks map[string]func(context.Context) error
+	// CheckTimeout bounds each check; zero means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// Metrics serves /metrics and times every request. Nil means a fresh
+	// metrics.New(), so that /metrics always answers.
+	Metrics *metrics.Metrics
+	// Log receives the access log and internal errors; its zero value
+	// discards them.
+	Log zerolog.Logger
+}
+
+// Validate reports configuration errors New would otherwise only log, so
+// that a server can refuse to start with them.
+func (c Config) Validate() error {
+	for _, s := range c.AllowedServers {
+		if _, err := normalizeServer(s); err != nil {
+			return fmt.Errorf("allowed server: %w", err)
+		}
+	}
+	switch {
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("max body bytes %d is negative", c.MaxBodyBytes)
+	case c.MaxWait < 0:
+		return fmt.Errorf("max wait %s is negative", c.MaxWait)
+	case c.RetryAfter < 0 || c.BusyRetryAfter < 0:
+		return fmt.Errorf("retry-after intervals must not be negative")
+	case c.CheckTimeout < 0:
+		return fmt.Errorf("check timeout %s is negative", c.CheckTimeout)
+	}
+	for name, check := range c.Checks {
+		if name == "" || check == nil {
+			return fmt.Errorf("readiness check %q: a check needs a name and a function", name)
+		}
+	}
+	return nil
+}
+
+// server is the API's state: its configuration with defaults applied and the
+// service it fronts. Handlers are its methods' results.
+type server struct {
+	cfg    Config
+	svc    scan.Service
+	log    zerolog.Logger
+	router *chi.Mux
+	// allowed maps each normalised allowed server to the entry as written.
+	allowed map[string]string
+	checks  map[string]func(context.Context) error
+	metrics *metrics.Metrics
+}
+
+// New returns the API's handler, serving svc. Configuration errors that
+// Validate would report are logged and the offending entries ignored.
+func New(cfg Config, svc scan.Service) http.Handler {
+	s := &server{cfg: withDefaults(cfg), svc: svc, log: cfg.Log}
+	s.metrics = s.cfg.Metrics
+	if s.metrics == nil {
+		s.metrics = metrics.New()
+	}
+	s.allowed = make(map[string]string, len(cfg.AllowedServers))
+	for _, raw := range cfg.AllowedServers {
+		norm, err := normalizeServer(raw)
+		if err != nil {
+			s.log.Error().Err(err).Msg("ignoring an allowed server that does not parse")
+			continue
+		}
+		s.allowed[norm] = strings.TrimSpace(raw)
+	}
+	s.checks = map[string]func(context.Context) error{"store": svc.Ping}
+	for name, check := range cfg.Checks {
+		if check != nil {
+			s.checks[name] = check
+		}
+	}
+	s.router = chi.NewRouter()
+	s.routes(s.router)
+	return s.router
+}
+
+func withDefaults(c Config) Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.BusyRetryAfter <= 0 {
+		c.BusyRetryAfter = DefaultBusyRetryAfter
+	}
+	if c.CheckTimeout <= 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	return c
+}
+
+// normalizeServer is the form in which servers are compared: parsed as the
+// analytics client parses them, host lower-cased, trailing slashes dropped.
+func normalizeServer(raw string) (string, error) {
+	u, err := analytics.ParseServerURL(raw)
+	if err != nil {
+		return "", err
+	}
+	u.Host = strings.ToLower(u.Host)
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String(), nil
+}

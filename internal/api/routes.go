@@ -1,0 +1,29 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists the whole API. openapi.yaml describes the same routes; a test
+// checks that neither has one the other lacks.
+func (s *server) routes(r *chi.Mux) {
+	r.Use(s.requestID, s.observe, s.recoverPanics)
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(s.handleMethodNotAllowed)
+
+	// Probes stay open: orchestrators call them without credentials.
+	r.Get("/healthz", s.handleHealth())
+	r.Get("/readyz", s.handleReady())
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireToken)
+		r.Post("/scan", s.handleSubmit())
+		r.Get("/scan", s.handleList())
+		r.Get("/scan/{id}", s.handleGet())
+		r.Delete("/scan/{id}", s.handleDelete())
+		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+		r.Get("/openapi.yaml", s.handleOpenAPI())
+	})
+}
