@@ -141,6 +141,12 @@ func New(cfg Config) (*Client, error) {
 				if req.URL.Host != via[0].URL.Host {
 					return fmt.Errorf("%w to another host %q", errRedirect, req.URL.Host)
 				}
+				// Go follows 301, 302 and 303 with a GET without the
+				// body: whatever answered that would register nothing.
+				if req.Method != via[0].Method {
+					return fmt.Errorf("%w: a %d answer would resend the %s as a %s; point the server URL at the final address",
+						errRedirect, req.Response.StatusCode, via[0].Method, req.Method)
+				}
 				return nil
 			},
 		},
