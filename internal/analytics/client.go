@@ -109,11 +109,21 @@ func redacted(u *url.URL) string {
 	return c.Redacted()
 }
 
-// New returns a client for cfg, or an error wrapping ErrConfig.
+// New returns a client for cfg, or an error wrapping ErrConfig (a bad server
+// URL, or a credential that cannot be sent as a header).
 func New(cfg Config) (*Client, error) {
 	base, err := ParseServerURL(cfg.ServerURL)
 	if err != nil {
 		return nil, err
+	}
+	// Go refuses to send a header holding a control character (say, the
+	// newline of a token read from a file); every request would then fail
+	// as if the network were down, and be retried for nothing.
+	if !validHeaderValue(cfg.Token) {
+		return nil, fmt.Errorf("%w: the token holds a control character such as a newline", ErrConfig)
+	}
+	if !validHeaderValue(cfg.ThreeScaleSecret) {
+		return nil, fmt.Errorf("%w: the 3scale secret holds a control character such as a newline", ErrConfig)
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -151,6 +161,17 @@ func New(cfg Config) (*Client, error) {
 			},
 		},
 	}, nil
+}
+
+// validHeaderValue reports whether v may be sent as a header value: no
+// control characters but tab (RFC 9110's field-value).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // ServerURL returns the server's base URL with any password redacted: the
