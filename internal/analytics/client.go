@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -233,7 +234,8 @@ type Error struct {
 	StatusCode int
 	// Summary is what the server said, bounded.
 	Summary string
-	// RetryAfter is the server's Retry-After on a 429 or 503, if any.
+	// RetryAfter is the server's Retry-After on a transient answer (429,
+	// 503, ...), if any, at most 24 hours.
 	RetryAfter time.Duration
 	// Transient is true when the same request may succeed later.
 	Transient bool
@@ -371,17 +373,28 @@ func summaryOf(a answer, raw []byte, isJSON bool) string {
 	return strings.ToValidUTF8(s, "")
 }
 
+// maxRetryAfter bounds a Retry-After, so that a huge one cannot overflow a
+// Duration; a caller asked to wait this long gives up anyway.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads delta-seconds (digits only) or an HTTP date; 0 means
+// none or unreadable.
 func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	var secs int
-	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		// Only digits: ParseInt fails only when the number is too big.
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
