@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// scanOptions is the scan command's configuration, from flags over the
+// environment.
+type scanOptions struct {
+	scanType string
+	image    string
+	server   string
+	scanIn   string
+	scanOut  string
+	json     bool
+	timeout  time.Duration
+	strict   bool
+	verbose  bool
+	version  bool
+	// Secrets come only from the environment: a flag's value would show
+	// in `ps`.
+	token            string
+	threeScaleSecret string
+	// retryInitial, when set, replaces the first wait between retries (the
+	// later ones scale with it). Not in the usage text: tests use it to
+	// retry in milliseconds; users keep the default.
+	retryInitial time.Duration
+}
+
+// envValue reads a variable, trimmed: atomic passes undefined variables as
+// "", and a value pasted with a trailing newline means the same as without.
+func envValue(getenv func(string) string, name string) string {
+	return strings.TrimSpace(getenv(name))
+}
+
+func parseScanArgs(args []string, getenv func(string) string) (scanOptions, error) {
+	o := scanOptions{
+		image:            envValue(getenv, "IMAGE_NAME"),
+		server:           envValue(getenv, "SERVER"),
+		token:            envValue(getenv, "ANALYTICS_TOKEN"),
+		threeScaleSecret: envValue(getenv, "ANALYTICS_3SCALE_SECRET"),
+	}
+	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.image, "image", o.image, "")
+	fs.StringVar(&o.server, "server", o.server, "")
+	fs.StringVar(&o.scanIn, "scanin", atomic.DefaultScanIn, "")
+	fs.StringVar(&o.scanOut, "scanout", atomic.DefaultScanOut, "")
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.DurationVar(&o.timeout, "timeout", analytics.DefaultTimeout, "")
+	fs.BoolVar(&o.strict, "strict", false, "")
+	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+	fs.DurationVar(&o.retryInitial, "retry-initial", 0, "")
+
+	// Flags may come after SCAN_TYPE too (`scan register --json`): the
+	// flag package stops at the first argument that is not one.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return o, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	o.image = strings.TrimSpace(o.image)
+	o.server = strings.TrimSpace(o.server)
+
+	switch {
+	case len(positional) > 1:
+		return o, fmt.Errorf("too many arguments %q: want at most one SCAN_TYPE", positional)
+	case len(positional) == 1 && positional[0] != scan.ScanTypeRegister:
+		return o, fmt.Errorf("unknown scan type %q: the only scan type is %q", positional[0], scan.ScanTypeRegister)
+	case o.timeout <= 0:
+		return o, fmt.Errorf("--timeout must be positive, got %s", o.timeout)
+	case o.retryInitial < 0:
+		return o, fmt.Errorf("--retry-initial must not be negative, got %s", o.retryInitial)
+	case strings.TrimSpace(o.scanIn) == "":
+		return o, errors.New("--scanin must not be empty")
+	case strings.TrimSpace(o.scanOut) == "":
+		return o, errors.New("--scanout must not be empty")
+	}
+	o.scanType = scan.ScanTypeRegister
+	return o, nil
+}
+
+// retryPolicy is scan.DefaultRetry, with its waits scaled when
+// --retry-initial is given. The number of tries and the overall bound stay.
+func (o scanOptions) retryPolicy() scan.RetryPolicy {
+	p := scan.DefaultRetry
+	if o.retryInitial > 0 {
+		ratio := float64(p.MaxInterval) / float64(p.InitialInterval)
+		p.InitialInterval = o.retryInitial
+		p.MaxInterval = time.Duration(float64(o.retryInitial) * ratio)
+	}
+	return p
+}
+
+func newLogger(w io.Writer, verbose bool) zerolog.Logger {
+	level := zerolog.InfoLevel
+	if verbose {
+		level = zerolog.DebugLevel
+	}
+	return zerolog.New(zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: time.RFC3339}).
+		Level(level).With().Timestamp().Logger()
+}
+
+// job is one image to scan and where its results go. An empty folder means
+// the folder is decided once the image has been inspected.
+type job struct {
+	target scan.Target
+	folder string
+}
+
+func runScan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseScanArgs(args, getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, scanUsage, analytics.DefaultTimeout)
+		return exitOK
+	case err != nil:
+		return usageError(stderr, "scan", err)
+	case o.version:
+		fmt.Fprintf(stdout, "scan %s\n", versionString())
+		return exitOK
+	}
+	log := newLogger(stderr, o.verbose)
+
+	inputs, err := atomic.ScanInputs(o.scanIn)
+	if err != nil {
+		return usageError(stderr, "scan", fmt.Errorf("--scanin %s: %w", o.scanIn, err))
+	}
+
+	source, closeSource := newSource(getenv, o.scanIn)
+	defer closeSource()
+	client, clientErr := newAnalyticsClient(o)
+	serverURL := ""
+	if client != nil {
+		serverURL = client.ServerURL()
+	}
+	log.Debug().Str("image", o.image).Str("server", serverURL).Str("scanin", o.scanIn).
+		Str("scanout", o.scanOut).Int("inputs", len(inputs)).Str("timeout", o.timeout.String()).
+		Bool("token", o.token != "").Bool("3scale_secret", o.threeScaleSecret != "").Msg("configuration")
+	if clientErr != nil {
+		// Not fatal: every result will say so, as atomic users only see
+		// the results.
+		log.Warn().Err(clientErr).Msg("no analytics server")
+	}
+	scanner := &scan.Scanner{
+		Source:       source,
+		Analytics:    client,
+		AnalyticsErr: clientErr,
+		Retry:        o.retryPolicy(),
+		Log:          log,
+	}
+
+	code := exitOK
+	failed := false
+	for _, j := range plan(ctx, o, inputs, source, log) {
+		r := scanner.Scan(ctx, j.target)
+		folder := j.folder
+		if folder == "" {
+			folder = resultFolder(r, o.image)
+		}
+		ev := log.Info()
+		if !r.Successful {
+			failed = true
+			ev = log.Warn().Strs("errors", r.Errors)
+		}
+		ev.Str("image", r.ScanResults.ImageName).Str("id", r.UUID).Bool("successful", r.Successful).Msg("scanned")
+
+		if dir, err := atomic.WriteResults(o.scanOut, folder, r); err != nil {
+			log.Error().Err(err).Str("scanout", o.scanOut).Str("folder", folder).Msg("could not write the results")
+			code = exitWrite
+		} else {
+			log.Debug().Str("dir", dir).Msg("results written")
+		}
+		status := "False"
+		if r.Successful {
+			status = "True"
+		}
+		fmt.Fprintf(stdout, "Scanner execution status: %s\n", status)
+		if o.json {
+			doc, err := atomic.Marshal(r)
+			if err != nil {
+				log.Error().Err(err).Msg("encode result")
+				code = exitWrite
+				continue
+			}
+			_, _ = stdout.Write(doc)
+		}
+	}
+	if code == exitOK && failed && o.strict {
+		code = exitUnsuccessful
+	}
+	return code
+}
+
+// plan lists what to scan: the folders atomic mounted, each by its own id,
+// or else IMAGE_NAME.
+func plan(ctx context.Context, o scanOptions, inputs []atomic.Input, source scan.LabelSource, log zerolog.Logger) []job {
+	if len(inputs) == 0 {
+		return []job{{target: scan.Target{Ref: o.image, ScanType: o.scanType}}}
+	}
+	// The folder of IMAGE_NAME's image is shown under that name, the one
+	// the user asked for; the others under their first tag or id.
+	nameID := ""
+	if o.image != "" {
+		img, err := source.Inspect(ctx, o.image)
+		if err != nil {
+			log.Debug().Err(err).Str("image", o.image).Msg("IMAGE_NAME not resolved; images are shown by tag or id")
+		}
+		nameID = img.ShortID()
+	}
+	jobs := make([]job, 0, len(inputs))
+	for _, in := range inputs {
+		t := scan.Target{Ref: in.Ref, ScanType: o.scanType}
+		if nameID != "" && in.Ref == nameID {
+			t.Name = o.image
+		}
+		jobs = append(jobs, job{target: t, folder: in.Folder})
+	}
+	return jobs
+}
+
+// resultFolder names the folder of a scan of IMAGE_NAME: the image's full id
+// when it was found, as atomic would name it, else the name made safe.
+func resultFolder(r scan.Result, image string) string {
+	if len(r.UUID) == 64 && scan.LooksLikeID(r.UUID) {
+		return r.UUID
+	}
+	return atomic.FolderName(image)
+}
+
+// newSource connects to the Docker daemon. DOCKER_HOST is taken from getenv
+// so that tests can point it elsewhere; the other DOCKER_* variables are the
+// docker client's own business. A client that cannot be made (a malformed
+// DOCKER_HOST) fails every inspection, so that the results say why.
+func newSource(getenv func(string) string, scanIn string) (scan.LabelSource, func()) {
+	var opts []client.Opt
+	if host := envValue(getenv, "DOCKER_HOST"); host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	var src scan.LabelSource
+	closeFn := func() {}
+	d, err := docker.New(opts...)
+	if err != nil {
+		src = brokenSource{err: fmt.Errorf("cannot use the Docker daemon (check DOCKER_HOST): %w", err)}
+	} else {
+		src = d
+		closeFn = func() { _ = d.Close() }
+	}
+	return imageSource{LabelSource: src, scanIn: scanIn}, closeFn
+}
+
+// imageSource explains an empty reference: it means no IMAGE_NAME was given
+// and atomic mounted nothing, which the daemon's "not found" would hide.
+type imageSource struct {
+	scan.LabelSource
+	scanIn string
+}
+
+func (s imageSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
+	if strings.TrimSpace(ref) == "" {
+		return scan.Image{}, fmt.Errorf("no image to scan: IMAGE_NAME is not set (nor --image) and %s holds no image folders", s.scanIn)
+	}
+	return s.LabelSource.Inspect(ctx, ref)
+}
+
+type brokenSource struct{ err error }
+
+func (s brokenSource) Inspect(context.Context, string) (scan.Image, error) {
+	return scan.Image{}, s.err
+}
+
+// newAnalyticsClient returns the client for SERVER, or the error that every
+// result will carry when there is none.
+func newAnalyticsClient(o scanOptions) (*analytics.Client, error) {
+	if o.server == "" {
+		return nil, errors.New("SERVER is not set: set the SERVER environment variable (or --server) to the analytics server's URL, e.g. http://host/api/v1")
+	}
+	c, err := analytics.New(analytics.Config{
+		ServerURL:        o.server,
+		Token:            o.token,
+		ThreeScaleSecret: o.threeScaleSecret,
+		Timeout:          o.timeout,
+		UserAgent:        "analytics-scanner-scan/" + versionString(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SERVER is invalid: %w", err)
+	}
+	return c, nil
+}

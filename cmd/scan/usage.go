@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+)
+
+// The usage texts are written by hand rather than by flag.PrintDefaults so
+// that they can explain the environment and the exit codes, and so that the
+// test-only flags stay out of them.
+
+const scanUsage = `Usage:
+  scan [flags] [SCAN_TYPE]        scan images and write their results
+  scan install [--root DIR] [--image NAME]
+                                  write the atomic scanner configuration
+  scan uninstall [--root DIR]     remove it
+  scan --version
+
+The one-shot scanner that ` + "`atomic scan --scanner analytics-integration`" + ` runs.
+For each image it reads the labels git-url, git-sha and email-ids from the
+Docker daemon and registers them with the analytics server (POST SERVER/register).
+When anything fails it reports every error to SERVER/scanner-error, when a
+SERVER is known, and says why in the result files.
+
+SCAN_TYPE is "register", the default and only type.
+
+What is scanned: every folder under --scanin (atomic mounts each image or
+container there as a folder named by its id), each by its own id. With no
+such folder, or no --scanin directory at all, the image IMAGE_NAME.
+
+Results, per image, in <scanout>/<id>/ (or <scanout>/<image name>/ when
+IMAGE_NAME could not be found, <scanout>/unknown-image/ without IMAGE_NAME):
+  scanner-analytics-integration.json   the result document
+  json                                 the summary atomic reads and shows
+and on stdout one line per image: "Scanner execution status: True|False".
+
+Flags:
+  --image NAME       image under test; overrides IMAGE_NAME
+  --server URL       analytics server; overrides SERVER
+  --scanin DIR       where atomic mounts the images (default /scanin)
+  --scanout DIR      where to write the results (default /scanout)
+  --json             also print each result document on stdout
+  --timeout DUR      bound on each request to the server (default %s)
+  --strict           exit 1 when any scan was unsuccessful
+  --verbose          debug logs on stderr (default: info)
+  --version          print the version and exit
+  -h, --help         print this help and exit
+
+Environment:
+  IMAGE_NAME                the image under test (name or id); empty counts
+                            as unset
+  SERVER                    the analytics server's URL, http:// or https://,
+                            with any path prefix kept: http://host/api/v1
+                            registers at http://host/api/v1/register; empty
+                            counts as unset
+  ANALYTICS_TOKEN           sent as "Authorization: Bearer <token>"
+  ANALYTICS_3SCALE_SECRET   sent as "x-3scale-account-secret"
+                            (secrets are read only from the environment, so
+                            that they never show in ps, and are never logged
+                            or written to a result)
+  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
+                            which Docker daemon to ask, as for the docker CLI
+                            (default unix:///var/run/docker.sock)
+
+Failures that may pass (an unreachable daemon or server, a 5xx or 429 answer,
+a timeout) are retried a few times within seconds; others are not.
+
+Exit codes:
+  0  results were written, successful or not (what atomic expects)
+  1  with --strict: results were written and some scan was unsuccessful
+  2  usage or configuration error (unknown flag or scan type, bad value)
+  3  some result could not be written
+`
+
+const installUsage = `Usage:
+  scan install [--root DIR] [--image NAME]
+
+Writes the scanner configuration that atomic reads, <root>/etc/atomic.d/analytics-integration,
+creating the directories as needed. ` + "`atomic install IMAGE`" + ` runs this through the
+image's INSTALL label, with the host's /etc/atomic.d/ mounted under --root.
+
+Flags:
+  --root DIR     the host's root file system (default /)
+  --image NAME   the scanner image the configuration runs (default $IMAGE,
+                 which atomic sets, else %s)
+
+Exit codes: 0 written, 2 usage error, 3 could not write.
+`
+
+const uninstallUsage = `Usage:
+  scan uninstall [--root DIR]
+
+Removes <root>/etc/atomic.d/analytics-integration; no error when it is absent.
+
+Flags:
+  --root DIR   the host's root file system (default /)
+
+Exit codes: 0 removed or absent, 2 usage error, 3 could not remove.
+`
+
+// usageError prints one clear message for a usage or configuration error
+// and returns exitUsage.
+func usageError(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd, err, cmd)
+	return exitUsage
+}
