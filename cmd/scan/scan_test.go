@@ -262,7 +262,7 @@ func TestScanInTwoImagesGetTheirOwnLabels(t *testing.T) {
 		folder, id, imageName string
 		labels                map[string]string
 	}{
-		{folderA, idA, nameA, labelsA},           // IMAGE_NAME's image: shown as IMAGE_NAME
+		{folderA, idA, nameA, labelsA},             // IMAGE_NAME's image: shown as IMAGE_NAME
 		{folderB, idB, nameB + ":latest", labelsB}, // another: shown by its first tag
 	}
 	for _, tt := range tests {
