@@ -86,7 +86,7 @@ func newEnv(t *testing.T, cfg api.Config, svc *apitest.Service) *env {
 		svc = &apitest.Service{}
 	}
 	logs := &logBuffer{}
-	cfg.Log = zerolog.New(logs).With().Timestamp().Logger()
+	cfg.Log = newLogger(logs)
 	srv := httptest.NewServer(api.New(cfg, svc))
 	t.Cleanup(srv.Close)
 	return &env{svc: svc, c: apitest.NewClient(t, srv.URL, cfg.APIToken), log: logs}
@@ -153,3 +153,5 @@ func errorMessage(t *testing.T, r *apitest.Response) string {
 	r.JSON(t, &e)
 	return e.Error.Message
 }
+
+func newLogger(w *logBuffer) zerolog.Logger { return zerolog.New(w).With().Timestamp().Logger() }
