@@ -165,7 +165,9 @@ func TestAuth(t *testing.T) {
 		SubmitFn: func(_ context.Context, req scan.Request) (scan.Record, bool, error) {
 			return record("scan-1", req.Image, scan.StatusQueued), true, nil
 		},
-		GetFn: func(_ context.Context, id string) (scan.Record, error) { return record(id, "nginx", scan.StatusQueued), nil },
+		GetFn: func(_ context.Context, id string) (scan.Record, error) {
+			return record(id, "nginx", scan.StatusQueued), nil
+		},
 		ListFn: func(context.Context, scan.Filter) (scan.Page, error) {
 			return scan.Page{}, nil
 		},
@@ -355,7 +357,9 @@ func TestRequestID(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	m := metrics.New()
 	e := newEnv(t, api.Config{APIToken: testToken, Metrics: m}, &apitest.Service{
-		GetFn: func(context.Context, string) (scan.Record, error) { return scan.Record{}, scan.Errorf(scan.ENotFound, "no") },
+		GetFn: func(context.Context, string) (scan.Record, error) {
+			return scan.Record{}, scan.Errorf(scan.ENotFound, "no")
+		},
 	})
 	e.c.Get("/scan/a")
 	e.c.Get("/scan/b")
