@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,9 +64,9 @@ type Config struct {
 	// BusyRetryAfter is suggested with a 429 (queue full) or 503; zero means
 	// DefaultBusyRetryAfter.
 	BusyRetryAfter time.Duration
-	// Checks are the readiness checks by name, e.g. "docker". The service's
-	// Ping is always checked as "store" unless Checks names its own "store".
-	Checks map[string]func(context.Context) error
+	// Checks are the readiness checks, e.g. the Docker daemon's ping. The
+	// service's Ping is checked as "store" unless Checks has a "store".
+	Checks []Check
 	// CheckTimeout bounds each check; zero means DefaultCheckTimeout.
 	CheckTimeout time.Duration
 	// Metrics serves /metrics and times every request. Nil means a fresh
@@ -74,6 +75,13 @@ type Config struct {
 	// Log receives the access log and internal errors; its zero value
 	// discards them.
 	Log zerolog.Logger
+}
+
+// Check is a named readiness check. Check returns nil when the dependency
+// answers; its error, shortened, is shown by /readyz to anyone.
+type Check struct {
+	Name  string
+	Check func(context.Context) error
 }
 
 // Validate reports configuration errors New would otherwise only log, so
@@ -94,10 +102,15 @@ func (c Config) Validate() error {
 	case c.CheckTimeout < 0:
 		return fmt.Errorf("check timeout %s is negative", c.CheckTimeout)
 	}
-	for name, check := range c.Checks {
-		if name == "" || check == nil {
-			return fmt.Errorf("readiness check %q: a check needs a name and a function", name)
+	seen := map[string]bool{}
+	for _, check := range c.Checks {
+		if check.Name == "" || check.Check == nil {
+			return fmt.Errorf("readiness check %q: a check needs a name and a function", check.Name)
 		}
+		if seen[check.Name] {
+			return fmt.Errorf("readiness check %q is listed twice", check.Name)
+		}
+		seen[check.Name] = true
 	}
 	return nil
 }
@@ -111,7 +124,7 @@ type server struct {
 	router *chi.Mux
 	// allowed maps each normalised allowed server to the entry as written.
 	allowed map[string]string
-	checks  map[string]func(context.Context) error
+	checks  []Check
 	metrics *metrics.Metrics
 }
 
@@ -132,11 +145,19 @@ func New(cfg Config, svc scan.Service) http.Handler {
 		}
 		s.allowed[norm] = strings.TrimSpace(raw)
 	}
-	s.checks = map[string]func(context.Context) error{"store": svc.Ping}
-	for name, check := range cfg.Checks {
-		if check != nil {
-			s.checks[name] = check
+	// Readiness without the store would send traffic to an API that
+	// cannot answer it.
+	if !slices.ContainsFunc(cfg.Checks, func(c Check) bool { return c.Name == "store" }) {
+		s.checks = append(s.checks, Check{Name: "store", Check: svc.Ping})
+	}
+	seen := map[string]bool{"store": len(s.checks) > 0}
+	for _, check := range cfg.Checks {
+		if check.Name == "" || check.Check == nil || seen[check.Name] {
+			s.log.Error().Str("check", check.Name).Msg("ignoring a readiness check without a name or function, or listed twice")
+			continue
 		}
+		seen[check.Name] = true
+		s.checks = append(s.checks, check)
 	}
 	s.router = chi.NewRouter()
 	s.routes(s.router)

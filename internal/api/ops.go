@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 
@@ -37,33 +35,28 @@ func (s *server) handleHealth() http.HandlerFunc {
 }
 
 // handleReady runs every check at once, each within CheckTimeout, and
-// answers 503 naming the first failing check (by name) when any fails.
+// answers 503 naming the first failing check, in Config.Checks order, when
+// any fails.
 func (s *server) handleReady() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		results := make(map[string]string, len(s.checks))
-		var (
-			mu sync.Mutex
-			wg sync.WaitGroup
-		)
-		for name, check := range s.checks {
+		outcomes := make([]string, len(s.checks))
+		var wg sync.WaitGroup
+		for i, check := range s.checks {
 			wg.Go(func() {
-				outcome := "ok"
-				if err := s.runCheck(r.Context(), check); err != nil {
-					outcome = reason(err)
+				outcomes[i] = "ok"
+				if err := s.runCheck(r.Context(), check.Check); err != nil {
+					outcomes[i] = reason(err)
 				}
-				mu.Lock()
-				results[name] = outcome
-				mu.Unlock()
 			})
 		}
 		wg.Wait()
 
-		body := readiness{Status: "ready", Checks: results}
-		for _, name := range slices.Sorted(maps.Keys(results)) {
-			if results[name] != "ok" {
+		body := readiness{Status: "ready", Checks: make(map[string]string, len(s.checks))}
+		for i, check := range s.checks {
+			body.Checks[check.Name] = outcomes[i]
+			if outcomes[i] != "ok" && body.Error == nil {
 				body.Status = "not_ready"
-				body.Error = &errorBody{Code: scan.EUnavailable, Message: name + ": " + results[name]}
-				break
+				body.Error = &errorBody{Code: scan.EUnavailable, Message: check.Name + ": " + outcomes[i]}
 			}
 		}
 		if body.Error != nil {

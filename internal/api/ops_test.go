@@ -99,26 +99,29 @@ func TestReadyz(t *testing.T) {
 	tests := []struct {
 		name       string
 		store      func(context.Context) error
-		checks     map[string]func(context.Context) error
+		checks     []api.Check
 		want       int
 		wantChecks map[string]string
 		wantMsg    string
 	}{
-		{name: "all answer", store: ok, checks: map[string]func(context.Context) error{"docker": ok},
+		{name: "all answer", store: ok, checks: []api.Check{{Name: "docker", Check: ok}},
 			want: 200, wantChecks: map[string]string{"store": "ok", "docker": "ok"}},
 		{name: "store only", store: ok, want: 200, wantChecks: map[string]string{"store": "ok"}},
-		{name: "docker down", store: ok, checks: map[string]func(context.Context) error{"docker": fail("Cannot connect to the Docker daemon\nat unix:///var/run/docker.sock")},
+		{name: "docker down", store: ok, checks: []api.Check{{Name: "docker", Check: fail("Cannot connect to the Docker daemon\nat unix:///var/run/docker.sock")}},
 			want: 503, wantChecks: map[string]string{"store": "ok", "docker": "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"},
 			wantMsg: "docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock"},
-		{name: "store down", store: fail("database is locked"), checks: map[string]func(context.Context) error{"docker": ok},
+		{name: "store down", store: fail("database is locked"), checks: []api.Check{{Name: "docker", Check: ok}},
 			want: 503, wantChecks: map[string]string{"store": "database is locked", "docker": "ok"}, wantMsg: "store: database is locked"},
-		{name: "both down, first by name", store: fail("s"), checks: map[string]func(context.Context) error{"docker": fail("d")},
+		{name: "both down, the store first", store: fail("s"), checks: []api.Check{{Name: "docker", Check: fail("d")}},
+			want: 503, wantChecks: map[string]string{"store": "s", "docker": "d"}, wantMsg: "store: s"},
+		{name: "both down, in the operator's order", store: fail("never asked"),
+			checks: []api.Check{{Name: "docker", Check: fail("d")}, {Name: "store", Check: fail("s")}},
 			want: 503, wantChecks: map[string]string{"store": "s", "docker": "d"}, wantMsg: "docker: d"},
-		{name: "check hangs", store: ok, checks: map[string]func(context.Context) error{"docker": hang},
+		{name: "check hangs", store: ok, checks: []api.Check{{Name: "docker", Check: hang}},
 			want: 503, wantChecks: map[string]string{"store": "ok", "docker": "no answer within 100ms"}, wantMsg: "docker: no answer within 100ms"},
 		{name: "check ignores its deadline", store: deaf,
 			want: 503, wantChecks: map[string]string{"store": "no answer within 100ms"}, wantMsg: "store: no answer within 100ms"},
-		{name: "a check of the operator's replaces the store's", store: fail("never asked"), checks: map[string]func(context.Context) error{"store": ok},
+		{name: "a check of the operator's replaces the store's", store: fail("never asked"), checks: []api.Check{{Name: "store", Check: ok}},
 			want: 200, wantChecks: map[string]string{"store": "ok"}},
 	}
 	for _, tt := range tests {
@@ -391,6 +394,7 @@ func TestOpenAPIServed(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	ping := func(context.Context) error { return nil }
 	tests := []struct {
 		name string
 		cfg  api.Config
@@ -400,8 +404,10 @@ func TestConfigValidate(t *testing.T) {
 		{"allowed servers", api.Config{AllowedServers: []string{"http://a", "https://b/api/v1"}}, true},
 		{"server without scheme", api.Config{AllowedServers: []string{"analytics.example.org"}}, false},
 		{"negative wait", api.Config{MaxWait: -time.Second}, false},
-		{"unnamed check", api.Config{Checks: map[string]func(context.Context) error{"": func(context.Context) error { return nil }}}, false},
-		{"nil check", api.Config{Checks: map[string]func(context.Context) error{"docker": nil}}, false},
+		{"checks", api.Config{Checks: []api.Check{{Name: "store", Check: ping}, {Name: "docker", Check: ping}}}, true},
+		{"unnamed check", api.Config{Checks: []api.Check{{Check: ping}}}, false},
+		{"nil check", api.Config{Checks: []api.Check{{Name: "docker"}}}, false},
+		{"check twice", api.Config{Checks: []api.Check{{Name: "docker", Check: ping}, {Name: "docker", Check: ping}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
