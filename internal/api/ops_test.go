@@ -116,7 +116,7 @@ func TestReadyz(t *testing.T) {
 			want: 503, wantChecks: map[string]string{"store": "s", "docker": "d"}, wantMsg: "store: s"},
 		{name: "both down, in the operator's order", store: fail("never asked"),
 			checks: []api.Check{{Name: "docker", Check: fail("d")}, {Name: "store", Check: fail("s")}},
-			want: 503, wantChecks: map[string]string{"store": "s", "docker": "d"}, wantMsg: "docker: d"},
+			want:   503, wantChecks: map[string]string{"store": "s", "docker": "d"}, wantMsg: "docker: d"},
 		{name: "check hangs", store: ok, checks: []api.Check{{Name: "docker", Check: hang}},
 			want: 503, wantChecks: map[string]string{"store": "ok", "docker": "no answer within 100ms"}, wantMsg: "docker: no answer within 100ms"},
 		{name: "check ignores its deadline", store: deaf,
