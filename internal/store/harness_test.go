@@ -1,0 +1,391 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// postgresURLEnv names the PostgreSQL the tests use; each test gets a
+// schema of its own there, River's tables included.
+const postgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
+
+// waitTimeout bounds every wait for a scan in these tests: generous for a
+// loaded CI machine, while a hang still fails in reasonable time.
+const waitTimeout = 60 * time.Second
+
+// backends are the databases every store test runs on.
+var backends = []string{"sqlite", "postgres"}
+
+// eachBackend runs fn once per database, as subtests named after it.
+func eachBackend(t *testing.T, fn func(t *testing.T, env *testEnv)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			fn(t, newTestEnv(t, b))
+		})
+	}
+}
+
+// testEnv is one test's world: a database, a real analytics emulator behind
+// an HTTP server, and a fake label source (the Docker path is tested in
+// internal/docker).
+type testEnv struct {
+	t       *testing.T
+	backend string
+	url     string
+	dataDir string
+	token   string
+	emu     *emulator.Server
+	emuURL  string
+	source  *fakeSource
+	logs    *logBuffer
+}
+
+func newTestEnv(t *testing.T, backend string) *testEnv {
+	t.Helper()
+	env := &testEnv{
+		t:       t,
+		backend: backend,
+		dataDir: t.TempDir(),
+		token:   "tok-" + randomHex(12),
+		source:  newFakeSource(),
+		logs:    &logBuffer{t: t},
+	}
+	if backend == "postgres" {
+		env.url = postgresSchemaURL(t)
+	}
+	// The emulator demands the token, so every test also checks that the
+	// scanner sends it, and the cleanup below that it never leaks.
+	env.emu = emulator.New(emulator.Config{Token: env.token})
+	srv := httptest.NewServer(env.emu)
+	t.Cleanup(srv.Close)
+	env.emuURL = srv.URL
+	t.Cleanup(func() {
+		env.logs.stop()
+		if strings.Contains(env.logs.String(), env.token) {
+			t.Errorf("the analytics token appears in the logs")
+		}
+	})
+	return env
+}
+
+// postgresSchemaURL creates a schema for the test and returns a URL whose
+// connections use it; the schema is dropped when the test ends.
+func postgresSchemaURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(postgresURLEnv)
+	if base == "" {
+		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", postgresURLEnv))
+	}
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = admin.PingContext(ctx)
+		cancel()
+	}
+	dockertest.RequireDependency(t, "PostgreSQL", err)
+	schema := "store_test_" + randomHex(6)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", postgresURLEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// config is the tests' base configuration: fast retries, frequent
+// maintenance, the env's scanner.
+func (env *testEnv) config() Config {
+	return Config{
+		DatabaseURL:         env.url,
+		DataDir:             env.dataDir,
+		Workers:             2,
+		MaxAttempts:         3,
+		RetryBase:           10 * time.Millisecond,
+		RetryMax:            50 * time.Millisecond,
+		JobTimeout:          20 * time.Second,
+		MaintenanceInterval: time.Hour,
+		ScannerFor:          env.scannerFor,
+		Log:                 zerolog.New(env.logs).Level(zerolog.DebugLevel).With().Timestamp().Logger(),
+	}
+}
+
+// scannerFor serves the default server (the emulator) and refuses others,
+// as the service refuses servers off its allow-list.
+func (env *testEnv) scannerFor(server string) (*scan.Scanner, error) {
+	if server != "" {
+		return nil, fmt.Errorf("server %q is not configured", server)
+	}
+	client, err := analytics.New(analytics.Config{ServerURL: env.emuURL, Token: env.token, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return &scan.Scanner{Source: env.source, Analytics: client}, nil
+}
+
+// open opens a store on the env's database, closed when the test ends.
+func (env *testEnv) open(mods ...func(*Config)) *Store {
+	env.t.Helper()
+	cfg := env.config()
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		env.t.Fatalf("Open: %v", err)
+	}
+	env.t.Cleanup(func() { closeStore(env.t, s) })
+	return s
+}
+
+// start opens and starts a store.
+func (env *testEnv) start(mods ...func(*Config)) *Store {
+	env.t.Helper()
+	s := env.open(mods...)
+	if err := s.Start(context.Background()); err != nil {
+		env.t.Fatalf("Start: %v", err)
+	}
+	return s
+}
+
+// closeStore stops and closes s; it may be called again on a closed store.
+func closeStore(t testing.TB, s *Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// image adds an image with all required labels under ref and returns the
+// git-url its registration carries, unique to it.
+func (env *testEnv) image(ref string) string {
+	gitURL := "https://github.com/example/" + strings.NewReplacer("/", "-", ":", "-").Replace(ref)
+	env.source.add(ref, map[string]string{
+		scan.LabelGitURL:   gitURL,
+		scan.LabelGitSHA:   "0123456789abcdef0123456789abcdef01234567",
+		scan.LabelEmailIDs: "dev@example.com",
+	})
+	return gitURL
+}
+
+func submit(t *testing.T, s *Store, image string) scan.Record {
+	t.Helper()
+	rec, created, err := s.Submit(context.Background(), scan.Request{Image: image})
+	if err != nil {
+		t.Fatalf("Submit(%q): %v", image, err)
+	}
+	if !created {
+		t.Fatalf("Submit(%q) returned existing scan %s, want a new one", image, rec.ID)
+	}
+	return rec
+}
+
+// waitFinal waits until the scan is final.
+func waitFinal(t *testing.T, s *Store, id string) scan.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	rec, err := s.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("Wait(%s): %v", id, err)
+	}
+	if !rec.Status.Final() {
+		t.Fatalf("scan %s still %s after %v (attempts %d, last error %q)", id, rec.Status, waitTimeout, rec.Attempts, rec.LastError)
+	}
+	return rec
+}
+
+// waitStatus polls until the scan has the status.
+func waitStatus(t *testing.T, s *Store, id string, want scan.Status) scan.Record {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		rec, err := s.Get(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", id, err)
+		}
+		if rec.Status == want {
+			return rec
+		}
+		if rec.Status.Final() || time.Now().After(deadline) {
+			t.Fatalf("scan %s is %s, want %s", id, rec.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := scan.ErrorCode(err); got != code {
+		t.Fatalf("error %v has code %q, want %q", err, got, code)
+	}
+}
+
+// fakeSource is an in-memory label source. An image can be gated: its
+// inspection then waits until the gate opens or its context ends.
+type fakeSource struct {
+	mu     sync.Mutex
+	images map[string]scan.Image
+	gates  map[string]chan struct{}
+	calls  map[string]int
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{images: map[string]scan.Image{}, gates: map[string]chan struct{}{}, calls: map[string]int{}}
+}
+
+func (f *fakeSource) add(ref string, labels map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.images[ref] = scan.Image{ID: "sha256:" + strings.Repeat("ab", 32), Names: []string{ref}, Labels: labels}
+}
+
+// gate makes inspections of ref wait; the returned function opens the gate.
+func (f *fakeSource) gate(ref string) (open func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan struct{})
+	f.gates[ref] = ch
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+func (f *fakeSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
+	f.mu.Lock()
+	f.calls[ref]++
+	img, ok := f.images[ref]
+	gate := f.gates[ref]
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return scan.Image{}, fmt.Errorf("%w: %w", scan.ErrDaemonUnavailable, ctx.Err())
+		}
+	}
+	if !ok {
+		return scan.Image{}, fmt.Errorf("%w: %s", scan.ErrImageNotFound, ref)
+	}
+	return img, nil
+}
+
+func (f *fakeSource) inspections(ref string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[ref]
+}
+
+// logBuffer keeps a test's logs, and shows them with the test's output
+// while the test runs (River's goroutines may log after it ended).
+type logBuffer struct {
+	t       testing.TB
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	stopped bool
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	if !l.stopped && testing.Verbose() {
+		l.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+func (l *logBuffer) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// errorsAre reports whether err is one of targets.
+func errorsAre(err error, targets ...error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// metric finds the sample of a metric family whose only label has the
+// value (any sample when label is ""), or nil.
+func metric(t *testing.T, m *metrics.Metrics, name, label string) *dto.Metric {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			if label == "" || len(s.GetLabel()) == 1 && s.GetLabel()[0].GetValue() == label {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+func counterValue(t *testing.T, m *metrics.Metrics, name, label string) float64 {
+	t.Helper()
+	return metric(t, m, name, label).GetCounter().GetValue()
+}
+
+func histogramCount(t *testing.T, m *metrics.Metrics, name, label string) uint64 {
+	t.Helper()
+	return metric(t, m, name, label).GetHistogram().GetSampleCount()
+}

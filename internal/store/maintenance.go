@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// pruneBatch bounds each delete of old records, so that pruning a large
+// backlog never holds SQLite's single connection for long.
+const pruneBatch = 500
+
+// abandonedBatch bounds the scans failed per maintenance pass.
+const abandonedBatch = 100
+
+// errAbandoned is the error of a scan whose job River gave up on.
+var errAbandoned = errors.New("the scan was abandoned: its last attempt was interrupted " +
+	"(its worker stopped or crashed) and it has no attempts left")
+
+// maintain runs the store's periodic work until ctx is done. Every started
+// replica runs it; each step is safe to run concurrently.
+func (s *Store) maintain(ctx context.Context) {
+	ticker := time.NewTicker(s.cfg.MaintenanceInterval)
+	defer ticker.Stop()
+	for {
+		if n, err := s.prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("pruning old scans failed")
+		} else if n > 0 {
+			s.log.Info().Int64("removed", n).Dur("retention", s.cfg.Retention).Msg("pruned old scans")
+		}
+		if n, err := s.failAbandoned(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("failing abandoned scans failed")
+		} else if n > 0 {
+			s.log.Warn().Int("failed", n).Msg("failed scans the queue had abandoned")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// prune deletes the final records older than the retention period.
+func (s *Store) prune(ctx context.Context) (int64, error) {
+	if s.cfg.Retention < 0 {
+		return 0, nil
+	}
+	cutoff := micros(s.now().Add(-s.cfg.Retention))
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM scans WHERE id IN (
+			SELECT id FROM scans WHERE status IN ('succeeded', 'failed', 'canceled') AND finished_at < $1 LIMIT $2)`,
+			cutoff, pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("store: prune: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: prune: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// failAbandoned fails the scans that are not final but whose job River no
+// longer works on. That happens when a process dies during a scan's last
+// attempt: River's rescuer then discards the job, and without this the
+// record would stay running forever and block new scans of its image.
+func (s *Store) failAbandoned(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM scans s WHERE s.status IN `+activeStatuses+`
+		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = s.job_id
+			AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))
+		LIMIT $1`, abandonedBatch)
+	if err != nil {
+		return 0, fmt.Errorf("store: find abandoned scans: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return 0, fmt.Errorf("store: find abandoned scans: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	// Closed before the writes below: SQLite has one connection.
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: find abandoned scans: %w", err)
+	}
+
+	failed := 0
+	for _, id := range ids {
+		ok, err := s.failAbandonedScan(ctx, id)
+		if err != nil {
+			return failed, err
+		}
+		if ok {
+			failed++
+		}
+	}
+	return failed, nil
+}
+
+// failAbandonedScan claims the scan by making it final (so that only one
+// replica reports it), then reports the failure and stores the result, as
+// the worker would have done at the end of its last attempt.
+func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
+		WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
+	if err != nil {
+		return false, fmt.Errorf("store: fail abandoned scan %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	s.countFinished(scan.StatusFailed)
+	defer s.finished.broadcast()
+
+	r, err := getRow(ctx, s.db, id)
+	if err != nil {
+		return true, fmt.Errorf("store: fail abandoned scan %s: %w", id, err)
+	}
+	scanner, err := s.cfg.ScannerFor(r.Server)
+	if err != nil || scanner == nil {
+		scanner = &scan.Scanner{Now: s.cfg.Now, Log: s.log}
+	}
+	started := r.CreatedAt
+	if r.StartedAt != nil {
+		started = *r.StartedAt
+	}
+	a := &scan.Attempt{Target: scan.Target{Ref: r.Image, ScanType: r.ScanType}, Started: started, Finished: now,
+		Errors: []error{errAbandoned}}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	result := scanner.Finish(fctx, a)
+	if err := s.storeResult(fctx, id, result); err != nil {
+		return true, err
+	}
+	s.log.Warn().Str("scan_id", id).Str("image", r.Image).Msg("scan abandoned by the queue; marked failed")
+	return true, nil
+}
+
+// storeResult sets the result of a scan already made final.
+func (s *Store) storeResult(ctx context.Context, id string, result scan.Result) error {
+	doc, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("store: encode the result of scan %s: %w", id, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE scans SET result = $1, last_error = $2 WHERE id = $3`,
+		string(doc), strings.Join(result.Errors, "; "), id); err != nil {
+		return fmt.Errorf("store: record the result of scan %s: %w", id, err)
+	}
+	return nil
+}

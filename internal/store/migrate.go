@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// migration is one step of the store's own schema. Steps are applied in
+// order, each once, and never edited once released: a change is a new step.
+type migration struct {
+	version    int
+	name       string
+	statements []string
+}
+
+// migrations is the store's schema. The SQL is portable between SQLite and
+// PostgreSQL: TEXT, INTEGER, BIGINT and partial indexes only.
+var migrations = []migration{{
+	version: 1,
+	name:    "scans",
+	statements: []string{
+		`CREATE TABLE scans (
+			id           TEXT PRIMARY KEY,
+			image        TEXT NOT NULL,
+			image_key    TEXT NOT NULL,
+			scan_type    TEXT NOT NULL,
+			server       TEXT NOT NULL DEFAULT '',
+			status       TEXT NOT NULL,
+			attempts     INTEGER NOT NULL DEFAULT 0,
+			max_attempts INTEGER NOT NULL,
+			last_error   TEXT NOT NULL DEFAULT '',
+			created_at   BIGINT NOT NULL,
+			updated_at   BIGINT NOT NULL,
+			started_at   BIGINT,
+			finished_at  BIGINT,
+			result       TEXT,
+			job_id       BIGINT
+		)`,
+		// At most one scan of an image, type and server is in flight:
+		// the database, not a read-then-insert race, has the last word.
+		`CREATE UNIQUE INDEX scans_active_key ON scans (image_key, scan_type, server)
+			WHERE status IN ('queued', 'running', 'retrying')`,
+		`CREATE INDEX scans_created ON scans (created_at, id)`,
+		`CREATE INDEX scans_image_created ON scans (image, created_at, id)`,
+		`CREATE INDEX scans_status_created ON scans (status, created_at, id)`,
+		`CREATE INDEX scans_finished ON scans (finished_at) WHERE finished_at IS NOT NULL`,
+	},
+}}
+
+// migrationLockKey is the PostgreSQL advisory lock held while migrating, so
+// that replicas starting together migrate one after the other. River's
+// migrator takes no lock of its own.
+const migrationLockKey int64 = 0x5ca77e55_0001
+
+// migrate brings River's tables and the store's up to date.
+func (s *Store) migrate(ctx context.Context, riverDriver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
+	if s.dialect == dialectPostgres {
+		unlock, err := s.lockMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+
+	migrator, err := rivermigrate.New(riverDriver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("store: queue migrator: %w", err)
+	}
+	// Two processes opening one new SQLite file at once can both see a
+	// version as missing; the loser's step fails and a second pass finds
+	// the work done.
+	tries := 1
+	if s.dialect == dialectSQLite {
+		tries = 3
+	}
+	for i := 1; ; i++ {
+		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil || i >= tries || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store: migrate the queue tables: %w", err)
+	}
+
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS scanner_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("store: create the migrations table: %w", err)
+	}
+	for _, m := range migrations {
+		if err := s.applyMigration(ctx, m); err != nil {
+			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration applies m unless it is recorded already, atomically: both
+// databases have transactional DDL.
+func (s *Store) applyMigration(ctx context.Context, m migration) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM scanner_migrations WHERE version = $1`, m.version).Scan(&one)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		for _, stmt := range m.statements {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO scanner_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, micros(s.now()))
+		return err
+	})
+}
+
+// lockMigrations takes the migration lock on a connection of its own, held
+// until unlock is called.
+func (s *Store) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("store: migration lock: %w", err)
+	}
+	return func() {
+		// The connection goes back to the pool, so the lock is released
+		// explicitly; when that fails, the connection is discarded, which
+		// ends its session and so releases the lock too.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockKey); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}, nil
+}

@@ -1,0 +1,427 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// List page sizes.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 500
+)
+
+// waitPoll is how often Wait rereads a record. A scan finished by this
+// process wakes its waiters at once; the poll is for scans finished by
+// another replica.
+const waitPoll = 250 * time.Millisecond
+
+// waitReadTimeout bounds each read made by Wait, whose own context may be
+// done already: it must still return the current record.
+const waitReadTimeout = 5 * time.Second
+
+// submitTries bounds the passes of Submit that lose a race for the same
+// image to a concurrent submission; the second pass normally finds the
+// winner.
+const submitTries = 3
+
+// activeStatuses is the SQL list of the statuses that are not final.
+const activeStatuses = `('queued', 'running', 'retrying')`
+
+// recordColumns are the columns scanRecord reads, in its order.
+const recordColumns = `id, image, scan_type, server, status, attempts, max_attempts, last_error,
+	created_at, updated_at, started_at, finished_at, result, job_id`
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// row is a scan record with the columns the service does not show.
+type row struct {
+	scan.Record
+	jobID sql.NullInt64
+}
+
+func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
+	var (
+		r                 row
+		status            string
+		created, updated  int64
+		started, finished sql.NullInt64
+		result            sql.NullString
+	)
+	err := sc.Scan(&r.ID, &r.Image, &r.ScanType, &r.Server, &status, &r.Attempts, &r.MaxAttempts, &r.LastError,
+		&created, &updated, &started, &finished, &result, &r.jobID)
+	if err != nil {
+		return row{}, err
+	}
+	r.Status = scan.Status(status)
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	r.StartedAt, r.FinishedAt = nullMicros(started), nullMicros(finished)
+	if result.Valid && result.String != "" {
+		var res scan.Result
+		if err := json.Unmarshal([]byte(result.String), &res); err != nil {
+			return row{}, fmt.Errorf("scan %s: stored result does not decode: %w", r.ID, err)
+		}
+		r.Result = &res
+	}
+	return r, nil
+}
+
+func getRow(ctx context.Context, q querier, id string) (row, error) {
+	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return row{}, scan.Errorf(scan.ENotFound, "no scan with id %q", id)
+	}
+	return r, err
+}
+
+// imageKey is the form of an image reference under which submissions are
+// deduplicated, so that "nginx" and "docker.io/library/nginx:latest", or
+// an id with and without "sha256:", count as the same image. A reference
+// that does not parse is its own key.
+func imageKey(ref string) string {
+	ref = strings.TrimSpace(ref)
+	if scan.LooksLikeID(ref) {
+		return strings.TrimPrefix(ref, "sha256:")
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.TagNameOnly(named).String()
+}
+
+// Submit queues a scan, or returns the one of the same image, type and
+// server already queued, running or retrying (created false). The record and
+// its job are written in one transaction.
+func (s *Store) Submit(ctx context.Context, req scan.Request) (scan.Record, bool, error) {
+	if strings.TrimSpace(req.Image) == "" {
+		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "image is required")
+	}
+	if req.ScanType == "" {
+		req.ScanType = scan.ScanTypeRegister
+	}
+	if req.ScanType != scan.ScanTypeRegister {
+		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "scan type %q is not supported; the only one is %q",
+			req.ScanType, scan.ScanTypeRegister)
+	}
+	key := imageKey(req.Image)
+	for range submitTries {
+		rec, created, err := s.submitOnce(ctx, req, key)
+		if isUniqueViolation(err) {
+			// A concurrent submission of the same image committed first.
+			continue
+		}
+		if err != nil {
+			if scan.ErrorCode(err) == scan.EInternal {
+				err = fmt.Errorf("store: submit: %w", err)
+			}
+			return scan.Record{}, false, err
+		}
+		if created {
+			s.log.Info().Str("scan_id", rec.ID).Str("image", rec.Image).Str("server", rec.Server).Msg("scan queued")
+		}
+		return rec, created, nil
+	}
+	return scan.Record{}, false, errors.New("store: submit: concurrent submissions of the same image kept conflicting")
+}
+
+func (s *Store) submitOnce(ctx context.Context, req scan.Request, key string) (scan.Record, bool, error) {
+	var (
+		rec     scan.Record
+		created bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		existing, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans
+			WHERE image_key = $1 AND scan_type = $2 AND server = $3 AND status IN `+activeStatuses,
+			key, req.ScanType, req.Server))
+		switch {
+		case err == nil:
+			rec = existing.Record
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+
+		var depth int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth); err != nil {
+			return err
+		}
+		if depth >= s.cfg.MaxQueueDepth {
+			return scan.Errorf(scan.EQueueFull, "the queue holds %d scans, its limit; try again later", depth)
+		}
+
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		job, err := s.client.InsertTx(ctx, tx, ScanArgs{ScanID: id.String()}, &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts})
+		if err != nil {
+			return fmt.Errorf("queue the job: %w", err)
+		}
+		now := s.now()
+		rec = scan.Record{
+			ID: id.String(), Image: req.Image, ScanType: req.ScanType, Server: req.Server,
+			Status: scan.StatusQueued, MaxAttempts: s.cfg.MaxAttempts,
+			CreatedAt: fromMicros(micros(now)), UpdatedAt: fromMicros(micros(now)),
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO scans
+			(id, image, image_key, scan_type, server, status, attempts, max_attempts, last_error, created_at, updated_at, job_id)
+			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '', $8, $8, $9)`,
+			rec.ID, rec.Image, key, rec.ScanType, rec.Server, rec.Status, rec.MaxAttempts, micros(now), job.Job.ID)
+		if err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	return rec, created, err
+}
+
+// Get returns one record, or an error with code scan.ENotFound.
+func (s *Store) Get(ctx context.Context, id string) (scan.Record, error) {
+	r, err := getRow(ctx, s.db, id)
+	if err != nil {
+		if scan.ErrorCode(err) == scan.EInternal {
+			err = fmt.Errorf("store: get %s: %w", id, err)
+		}
+		return scan.Record{}, err
+	}
+	return r.Record, nil
+}
+
+// Wait returns the record once it is final or ctx is done; in the latter
+// case it returns the record as it is, without error.
+func (s *Store) Wait(ctx context.Context, id string) (scan.Record, error) {
+	ticker := time.NewTicker(waitPoll)
+	defer ticker.Stop()
+	for {
+		// Taken before the read, so a scan that ends between the read and
+		// the select still wakes this wait.
+		woken := s.finished.wait()
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), waitReadTimeout)
+		rec, err := s.Get(readCtx, id)
+		cancel()
+		if err != nil || rec.Status.Final() {
+			return rec, err
+		}
+		select {
+		case <-ctx.Done():
+			return rec, nil
+		case <-woken:
+		case <-ticker.C:
+		}
+	}
+}
+
+// listCursor is where a page ends: the (created_at, id) of its last record.
+type listCursor struct {
+	createdAt int64
+	id        string
+}
+
+func (c listCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.createdAt, 10) + ":" + c.id))
+}
+
+func decodeCursor(s string) (listCursor, error) {
+	invalid := scan.Errorf(scan.EInvalid, "the cursor is not one this service returned")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return listCursor{}, invalid
+	}
+	ts, id, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" {
+		return listCursor{}, invalid
+	}
+	createdAt, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return listCursor{}, invalid
+	}
+	return listCursor{createdAt: createdAt, id: id}, nil
+}
+
+// List returns records newest first, filtered by exact image and by status.
+func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
+	limit := f.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultListLimit
+	case limit < 1 || limit > MaxListLimit:
+		return scan.Page{}, scan.Errorf(scan.EInvalid, "limit must be between 1 and %d", MaxListLimit)
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return scan.Page{}, scan.Errorf(scan.EInvalid, "status %q is not one of %v", f.Status, scan.Statuses)
+	}
+	var (
+		conds []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Image != "" {
+		conds = append(conds, "image = "+arg(f.Image))
+	}
+	if f.Status != "" {
+		conds = append(conds, "status = "+arg(string(f.Status)))
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return scan.Page{}, err
+		}
+		at, id := arg(c.createdAt), arg(c.id)
+		conds = append(conds, fmt.Sprintf("(created_at < %s OR (created_at = %s AND id < %s))", at, at, id))
+	}
+	query := `SELECT ` + recordColumns + ` FROM scans`
+	if len(conds) > 0 {
+		query += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	// One more than asked tells whether there is a next page.
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
+
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return scan.Page{}, fmt.Errorf("store: list: %w", err)
+	}
+	defer rows.Close()
+	page := scan.Page{Scans: []scan.Record{}}
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return scan.Page{}, fmt.Errorf("store: list: %w", err)
+		}
+		page.Scans = append(page.Scans, r.Record)
+	}
+	if err := rows.Err(); err != nil {
+		return scan.Page{}, fmt.Errorf("store: list: %w", err)
+	}
+	if len(page.Scans) > limit {
+		page.Scans = page.Scans[:limit]
+		last := page.Scans[limit-1]
+		page.NextCursor = listCursor{createdAt: micros(last.CreatedAt), id: last.ID}.encode()
+	}
+	return page, nil
+}
+
+// Delete cancels a queued or retrying scan, returning it canceled, or
+// removes a final one, returning it as it was (removed true). A running scan
+// answers scan.EConflict.
+func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error) {
+	var (
+		rec      scan.Record
+		removed  bool
+		canceled bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A scan can change between the read and the conditional write
+		// (a worker picks it up, or finishes it); then read it again.
+		for range 3 {
+			r, err := getRow(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.Status == scan.StatusRunning:
+				return scan.Errorf(scan.EConflict, "scan %s is running; it can be deleted once it ends", id)
+
+			case r.Status.Final():
+				res, err := tx.ExecContext(ctx, `DELETE FROM scans WHERE id = $1`, id)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 0 {
+					continue
+				}
+				if r.jobID.Valid {
+					// River's cleaner would remove the job in time;
+					// removing it now leaves nothing of the scan behind.
+					_, err := s.client.JobDeleteTx(ctx, tx, r.jobID.Int64)
+					if err != nil && !errors.Is(err, river.ErrNotFound) && !errors.Is(err, rivertype.ErrJobRunning) {
+						return fmt.Errorf("delete the job: %w", err)
+					}
+				}
+				rec, removed = r.Record, true
+				return nil
+
+			default:
+				now := s.now()
+				res, err := tx.ExecContext(ctx, `UPDATE scans SET status = 'canceled', finished_at = $1, updated_at = $1
+					WHERE id = $2 AND status IN ('queued', 'retrying')`, micros(now), id)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 0 {
+					continue
+				}
+				if r.jobID.Valid {
+					_, err := s.client.JobCancelTx(ctx, tx, r.jobID.Int64)
+					if err != nil && !errors.Is(err, river.ErrNotFound) {
+						return fmt.Errorf("cancel the job: %w", err)
+					}
+				}
+				at := fromMicros(micros(now))
+				r.Status, r.UpdatedAt, r.FinishedAt = scan.StatusCanceled, at, &at
+				rec, canceled = r.Record, true
+				return nil
+			}
+		}
+		return scan.Errorf(scan.EConflict, "scan %s kept changing; try again", id)
+	})
+	if err != nil {
+		if scan.ErrorCode(err) == scan.EInternal {
+			err = fmt.Errorf("store: delete %s: %w", id, err)
+		}
+		return scan.Record{}, false, err
+	}
+	switch {
+	case canceled:
+		s.countFinished(scan.StatusCanceled)
+		s.finished.broadcast()
+		s.log.Info().Str("scan_id", id).Msg("scan canceled")
+	case removed:
+		s.log.Info().Str("scan_id", id).Msg("scan deleted")
+	}
+	return rec, removed, nil
+}
+
+// QueueDepth counts the scans not yet final.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: queue depth: %w", err)
+	}
+	return n, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}

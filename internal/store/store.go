@@ -1,0 +1,326 @@
+// Package store is the service's durable queue and record store: it keeps
+// scan requests in a table of its own and runs them as River jobs, on an
+// embedded SQLite database or on PostgreSQL. It implements scan.Service.
+//
+// A scan's record and its job are written in the same transaction when it is
+// submitted, when it is canceled and when it ends, so that a process killed
+// at any point leaves them consistent: a job whose process died is rescued
+// by River and tried again, and a final result is written exactly once.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultWorkers             = 4
+	DefaultMaxAttempts         = 5
+	DefaultRetryBase           = 2 * time.Second
+	DefaultRetryMax            = 5 * time.Minute
+	DefaultJobTimeout          = 2 * time.Minute
+	DefaultRetention           = 30 * 24 * time.Hour
+	DefaultMaxQueueDepth       = 1000
+	DefaultMaintenanceInterval = time.Minute
+)
+
+// rescueMargin is how much longer than JobTimeout a job may stay running
+// before River's rescuer deems its process dead and queues it again. It
+// must be positive (River requires RescueStuckJobsAfter > JobTimeout) and
+// covers the final write after an attempt that used all its time.
+const rescueMargin = 30 * time.Second
+
+// finishTimeout bounds the work done after an attempt: the error report of a
+// failed scan and the final write. It is detached from the attempt's context
+// so that a scan that timed out is still reported and recorded.
+const finishTimeout = 30 * time.Second
+
+// Config configures a Store.
+type Config struct {
+	// DatabaseURL chooses the database: "" is the SQLite file
+	// <DataDir>/scanner.db; "postgres://..." or "postgresql://..." is
+	// PostgreSQL; "sqlite:///abs/path.db" or "sqlite:relative.db" is that
+	// SQLite file (relative to the working directory).
+	DatabaseURL string
+	// DataDir is created if missing (0700).
+	DataDir string
+	// Workers is how many scans this process runs at once (default 4).
+	Workers int
+	// MaxAttempts is how many tries a scan gets before it fails (default 5).
+	MaxAttempts int
+	// RetryBase is the first retry delay; it doubles, with jitter, up to
+	// RetryMax (defaults 2s and 5m).
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// JobTimeout bounds each attempt (default 2m).
+	JobTimeout time.Duration
+	// Retention is how long final records are kept (default 30 days; 0
+	// means the default, a negative value keeps them forever).
+	Retention time.Duration
+	// MaxQueueDepth is how many scans may be not yet final before Submit
+	// answers scan.EQueueFull (default 1000). The check is not serialised
+	// across concurrent submissions, so the depth may overshoot it by the
+	// number of submissions in flight.
+	MaxQueueDepth int
+	// ScannerFor returns the scanner for a request's analytics server (""
+	// is the default). The store calls it in the worker, once per attempt.
+	ScannerFor func(server string) (*scan.Scanner, error)
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
+	Log     zerolog.Logger
+
+	// MaintenanceInterval is how often a started store prunes old records
+	// and fails scans whose job the queue gave up on (default 1m).
+	MaintenanceInterval time.Duration
+	// Now is the clock of the records; nil means time.Now. River keeps its
+	// own clock.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	setDefault(&c.Workers, DefaultWorkers)
+	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&c.RetryBase, DefaultRetryBase)
+	setDefault(&c.RetryMax, DefaultRetryMax)
+	setDefault(&c.JobTimeout, DefaultJobTimeout)
+	setDefault(&c.Retention, DefaultRetention)
+	setDefault(&c.MaxQueueDepth, DefaultMaxQueueDepth)
+	setDefault(&c.MaintenanceInterval, DefaultMaintenanceInterval)
+	if c.RetryMax < c.RetryBase {
+		c.RetryMax = c.RetryBase
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Store is the durable queue and record store. It is safe for concurrent use.
+type Store struct {
+	cfg     Config
+	dialect dialect
+	db      *sql.DB
+	client  *river.Client[*sql.Tx]
+	log     zerolog.Logger
+
+	// finished wakes Waits in this process when a scan becomes final here;
+	// Waits also poll, for scans finished by other replicas.
+	finished broadcaster
+	// retryAfter holds, by job id, the earliest next try the analytics
+	// server asked for (Retry-After), for NextRetry to honour.
+	retryAfter sync.Map
+
+	mu              sync.Mutex
+	started         bool
+	stopMaintenance context.CancelFunc
+	maintenanceDone chan struct{}
+}
+
+var _ scan.Service = (*Store)(nil)
+
+// Open connects to the database, creates or migrates its tables (River's and
+// the store's) and builds the queue client. The store accepts Submit, Get,
+// List and Delete at once; Start makes it run scans too.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if cfg.ScannerFor == nil {
+		return nil, errors.New("store: Config.ScannerFor is required")
+	}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create data directory: %w", err)
+		}
+	}
+	target, err := parseDatabaseURL(cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, target, cfg.Workers)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg:     cfg,
+		dialect: target.dialect,
+		db:      db,
+		log:     cfg.Log.With().Str("component", "store").Logger(),
+	}
+	s.finished.init()
+
+	var driver riverdriver.Driver[*sql.Tx]
+	if target.dialect == dialectSQLite {
+		driver = riversqlite.New(db)
+	} else {
+		driver = riverdatabasesql.New(db)
+	}
+	riverLog := slog.New(zerolog.NewSlogHandler(riverLogger(cfg.Log)))
+	if err := s.migrate(ctx, driver, riverLog); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &scanWorker{s: s}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: register worker: %w", err)
+	}
+	jobRetention := riverJobRetention(cfg.Retention)
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		MaxAttempts:          cfg.MaxAttempts,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
+		// River's defaults (100 ms, 1 s) cap a poll-only client at a few
+		// dozen jobs a second and make a queued scan wait up to a second;
+		// neither driver here has LISTEN/NOTIFY, so polling is all there is.
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: fetchPollInterval(target.dialect),
+		PollOnly:          true,
+		// Jobs are only the queue's bookkeeping: the scans table keeps
+		// everything a user sees, so finished jobs need not outlive a day.
+		CompletedJobRetentionPeriod: jobRetention,
+		CancelledJobRetentionPeriod: jobRetention,
+		DiscardedJobRetentionPeriod: jobRetention,
+		Logger:                      riverLog,
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: create queue client: %w", err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// riverLogger keeps River's own logs at warnings and above: its info lines
+// repeat, per job, what the store already logs in its own words.
+func riverLogger(log zerolog.Logger) zerolog.Logger {
+	l := log.With().Str("component", "river").Logger()
+	if l.GetLevel() < zerolog.WarnLevel {
+		l = l.Level(zerolog.WarnLevel)
+	}
+	return l
+}
+
+// riverJobRetention is how long River keeps finished jobs: a day, or less
+// when records themselves are kept less, since a job is useless once its
+// record is gone.
+func riverJobRetention(recordRetention time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	if recordRetention > 0 && recordRetention < day {
+		return recordRetention
+	}
+	return day
+}
+
+func fetchPollInterval(d dialect) time.Duration {
+	if d == dialectSQLite {
+		return 100 * time.Millisecond
+	}
+	// Every replica polls PostgreSQL; a little slower spares the server.
+	return 200 * time.Millisecond
+}
+
+// Start starts the workers, River's maintenance (among them the rescuer of
+// jobs whose process died) and the store's own (pruning). ctx only carries
+// values: the store runs until Stop, whatever happens to ctx.
+func (s *Store) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("store: already started")
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := s.client.Start(ctx); err != nil {
+		return fmt.Errorf("store: start queue: %w", err)
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	s.stopMaintenance = cancel
+	s.maintenanceDone = make(chan struct{})
+	go func() {
+		defer close(s.maintenanceDone)
+		s.maintain(mctx)
+	}()
+	s.started = true
+	s.log.Info().Int("workers", s.cfg.Workers).Str("database", s.dialect.String()).Msg("store started")
+	return nil
+}
+
+// Stop stops fetching scans and lets the running ones finish until ctx is
+// done; then it cancels them and waits for them to return. A canceled scan
+// goes back to the queue without using up an attempt, for this or another
+// process to run later. Stop on a store that was not started does nothing.
+func (s *Store) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return nil
+	}
+	s.started = false
+	s.stopMaintenance()
+	err := s.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		s.log.Warn().Msg("scans still running at the stop deadline; canceling them")
+		// The scans return promptly once canceled; the bound only guards
+		// against one that does not, so that shutdown cannot hang.
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		err = s.client.StopAndCancel(hard)
+	}
+	<-s.maintenanceDone
+	if err != nil {
+		return fmt.Errorf("store: stop queue: %w", err)
+	}
+	s.log.Info().Msg("store stopped")
+	return nil
+}
+
+// Close closes the database. Call Stop first on a started store.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+func (s *Store) now() time.Time { return s.cfg.Now() }
+
+// broadcaster wakes every waiter at once: a waiter takes the current
+// channel, which is closed and replaced on each broadcast.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcaster) init() { b.ch = make(chan struct{}) }
+
+func (b *broadcaster) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcaster) broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}

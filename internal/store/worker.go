@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// ScanArgs are the arguments of a scan job: only the record's id, since the
+// record holds the request.
+type ScanArgs struct {
+	ScanID string `json:"scan_id"`
+}
+
+// Kind names scan jobs in River's table.
+func (ScanArgs) Kind() string { return "analytics_scan" }
+
+// Attempt results, the label values of metrics.ScanDuration.
+const (
+	attemptOK         = "ok"
+	attemptRetry      = "retry"
+	attemptFinalError = "final_error"
+)
+
+type scanWorker struct {
+	river.WorkerDefaults[ScanArgs]
+	s *Store
+}
+
+func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
+	return w.s.work(ctx, job)
+}
+
+func (w *scanWorker) NextRetry(job *river.Job[ScanArgs]) time.Time {
+	return w.s.nextRetry(job.ID, job.Attempt)
+}
+
+// work runs one attempt of a scan. A transient failure with attempts left
+// marks the record retrying and returns an error, for River to schedule the
+// next attempt; anything else is final: the scanner reports the failure,
+// and the record's result and the job's completion are written in one
+// transaction, so a result is never written twice nor lost.
+func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
+	id := job.Args.ScanID
+	log := s.log.With().Str("scan_id", id).Int("attempt", job.Attempt).Logger()
+
+	r, err := getRow(ctx, s.db, id)
+	switch {
+	case scan.ErrorCode(err) == scan.ENotFound:
+		return river.JobCancel(fmt.Errorf("scan %s no longer exists", id))
+	case err != nil:
+		return fmt.Errorf("load scan %s: %w", id, err)
+	case r.Status == scan.StatusCanceled:
+		return river.JobCancel(fmt.Errorf("scan %s was canceled", id))
+	case r.Status.Final():
+		// Already recorded; there is nothing left to do.
+		return nil
+	}
+
+	started := s.now()
+	// "running" is accepted too: the record of a job rescued after its
+	// process died still says running.
+	res, err := s.db.ExecContext(ctx, `UPDATE scans SET status = 'running', attempts = $1,
+		started_at = COALESCE(started_at, $2), updated_at = $2
+		WHERE id = $3 AND status IN `+activeStatuses, job.Attempt, micros(started), id)
+	if err != nil {
+		return fmt.Errorf("mark scan %s running: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("mark scan %s running: %w", id, err)
+	} else if n == 0 {
+		return river.JobCancel(fmt.Errorf("scan %s was canceled or removed before it ran", id))
+	}
+	log.Debug().Str("image", r.Image).Msg("scan attempt started")
+
+	target := scan.Target{Ref: r.Image, ScanType: r.ScanType}
+	scanner, err := s.cfg.ScannerFor(r.Server)
+	if err == nil && scanner == nil {
+		err = errors.New("no scanner")
+	}
+	if err != nil {
+		// A server the configuration cannot serve will not serve the next
+		// attempt either.
+		a := &scan.Attempt{Target: target, Started: started, Finished: started,
+			Errors: []error{fmt.Errorf("analytics server %q: %w", r.Server, err)}}
+		return s.finish(ctx, job, &scan.Scanner{Now: s.cfg.Now, Log: s.log}, a, log)
+	}
+
+	a := scanner.Attempt(ctx, target)
+	elapsed := a.Finished.Sub(a.Started)
+	if a.Succeeded() {
+		return s.finish(ctx, job, scanner, a, log)
+	}
+
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The store is stopping: the attempt was cut short, not failed.
+		// River puts a job stopped so back in the queue without counting
+		// the attempt (it recognises the context's cancellation in the
+		// error returned), and the record says the same.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'queued', attempts = $1, updated_at = $2
+			WHERE id = $3 AND status = 'running'`, job.Attempt-1, micros(s.now()), id); err != nil {
+			log.Warn().Err(err).Msg("could not put the interrupted scan's record back in the queue")
+		}
+		log.Info().Msg("scan interrupted by shutdown; back in the queue")
+		return fmt.Errorf("scan %s interrupted: %w", id, ctx.Err())
+	}
+
+	// An attempt that ran out of time may well succeed next time.
+	transient := a.Retryable() || ctx.Err() != nil
+	if transient && job.Attempt < job.MaxAttempts {
+		failure := attemptError(ctx, a)
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'retrying', last_error = $1, updated_at = $2
+			WHERE id = $3 AND status = 'running'`, failure.Error(), micros(s.now()), id); err != nil {
+			log.Warn().Err(err).Msg("could not mark the scan retrying")
+		}
+		s.observeAttempt(attemptRetry, elapsed)
+		s.countRetry()
+		s.rememberRetryAfter(job.ID, a)
+		log.Info().Err(failure).Int("max_attempts", job.MaxAttempts).Msg("scan failed transiently; will retry")
+		return failure
+	}
+	return s.finish(ctx, job, scanner, a, log)
+}
+
+// attemptError says why an attempt failed, naming a timeout, whose own
+// errors ("context deadline exceeded") read poorly.
+func attemptError(ctx context.Context, a *scan.Attempt) error {
+	err := a.Err()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("the attempt timed out: %w", errors.Join(err, ctx.Err()))
+	}
+	if err == nil {
+		err = errors.New("the attempt failed without an error")
+	}
+	return err
+}
+
+// finish makes a scan final: the scanner reports a failure and builds the
+// result, then the record and the job's completion are written together.
+// It runs on a context detached from the attempt's, so that a scan whose
+// last attempt timed out is still reported and recorded.
+func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *scan.Scanner, a *scan.Attempt, log zerolog.Logger) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	result := scanner.Finish(fctx, a)
+
+	status, label, lastError := scan.StatusSucceeded, attemptOK, ""
+	if !result.Successful {
+		status, label = scan.StatusFailed, attemptFinalError
+		lastError = strings.Join(result.Errors, "; ")
+	}
+	doc, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("encode the result of scan %s: %w", job.Args.ScanID, err)
+	}
+
+	var updated bool
+	err = s.inTx(fctx, func(tx *sql.Tx) error {
+		now := micros(s.now())
+		// A record no longer running (canceled, removed) keeps its state;
+		// the job is completed all the same.
+		res, err := tx.ExecContext(fctx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
+			finished_at = $4, updated_at = $4 WHERE id = $5 AND status = 'running'`,
+			status, string(doc), lastError, now, job.Args.ScanID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		updated = n == 1
+		// The type argument only names the driver kind; the client comes
+		// from the work context, and both drivers work on *sql.Tx.
+		_, err = river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](fctx, tx, job)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record the result of scan %s: %w", job.Args.ScanID, err)
+	}
+	s.observeAttempt(label, a.Finished.Sub(a.Started))
+	if updated {
+		s.countFinished(status)
+		s.finished.broadcast()
+	}
+	ev := log.Info()
+	if !result.Successful {
+		ev = log.Warn().Str("error", lastError)
+	}
+	ev.Str("status", string(status)).Msg("scan finished")
+	return nil
+}
+
+// nextRetry is when a failed attempt is tried again: RetryBase doubling per
+// attempt, with ±20% jitter so that scans failed together do not retry
+// together, capped at RetryMax; later when the server asked for it.
+func (s *Store) nextRetry(jobID int64, attempt int) time.Time {
+	now := time.Now() // River's clock, not the records'
+	at := now.Add(retryDelay(s.cfg.RetryBase, s.cfg.RetryMax, attempt, rand.Float64()))
+	if v, ok := s.retryAfter.LoadAndDelete(jobID); ok {
+		if asked := v.(time.Time); asked.After(at) {
+			at = asked
+		}
+	}
+	return at
+}
+
+// retryDelay is the wait after the given attempt (1 for the first), with
+// jitter in [0, 1) spreading it over ±20%.
+func retryDelay(base, maxDelay time.Duration, attempt int, jitter float64) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < maxDelay; i++ {
+		d *= 2
+	}
+	// Capped before the jitter, so that scans failing for long still
+	// spread out below the cap instead of all retrying at it.
+	d = min(d, maxDelay)
+	d = time.Duration(float64(d) * (0.8 + 0.4*jitter))
+	return max(min(d, maxDelay), 0)
+}
+
+// rememberRetryAfter notes the Retry-After of a rate-limited or unavailable
+// analytics server, bounded by RetryMax, for nextRetry.
+func (s *Store) rememberRetryAfter(jobID int64, a *scan.Attempt) {
+	for _, err := range a.Errors {
+		var ae *analytics.Error
+		if errors.As(err, &ae) && ae.RetryAfter > 0 {
+			s.retryAfter.Store(jobID, time.Now().Add(min(ae.RetryAfter, s.cfg.RetryMax)))
+			return
+		}
+	}
+}
+
+func (s *Store) countFinished(status scan.Status) {
+	if m := s.cfg.Metrics; m != nil {
+		m.ScansTotal.WithLabelValues(string(status)).Inc()
+	}
+}
+
+func (s *Store) observeAttempt(result string, d time.Duration) {
+	if m := s.cfg.Metrics; m != nil {
+		m.ScanDuration.WithLabelValues(result).Observe(d.Seconds())
+	}
+}
+
+func (s *Store) countRetry() {
+	if m := s.cfg.Metrics; m != nil {
+		m.Retries.Inc()
+	}
+}
