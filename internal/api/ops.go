@@ -39,24 +39,23 @@ func (s *server) handleHealth() http.HandlerFunc {
 // any fails.
 func (s *server) handleReady() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		outcomes := make([]string, len(s.checks))
+		errs := make([]error, len(s.checks))
 		var wg sync.WaitGroup
 		for i, check := range s.checks {
-			wg.Go(func() {
-				outcomes[i] = "ok"
-				if err := s.runCheck(r.Context(), check.Check); err != nil {
-					outcomes[i] = reason(err)
-				}
-			})
+			wg.Go(func() { errs[i] = s.runCheck(r.Context(), check.Check) })
 		}
 		wg.Wait()
 
 		body := readiness{Status: "ready", Checks: make(map[string]string, len(s.checks))}
 		for i, check := range s.checks {
-			body.Checks[check.Name] = outcomes[i]
-			if outcomes[i] != "ok" && body.Error == nil {
+			if errs[i] == nil {
+				body.Checks[check.Name] = "ok"
+				continue
+			}
+			body.Checks[check.Name] = reason(errs[i])
+			if body.Error == nil {
 				body.Status = "not_ready"
-				body.Error = &errorBody{Code: scan.EUnavailable, Message: check.Name + ": " + outcomes[i]}
+				body.Error = &errorBody{Code: scan.EUnavailable, Message: check.Name + ": " + reason(errs[i])}
 			}
 		}
 		if body.Error != nil {
