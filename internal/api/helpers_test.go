@@ -155,3 +155,24 @@ func errorMessage(t *testing.T, r *apitest.Response) string {
 }
 
 func newLogger(w *logBuffer) zerolog.Logger { return zerolog.New(w).With().Timestamp().Logger() }
+
+// captured holds a value a fake service saw in the server's goroutine, for
+// the test's goroutine to check: the race detector cannot see the order the
+// HTTP exchange gives them.
+type captured[T any] struct {
+	mu  sync.Mutex
+	v   T
+	set bool
+}
+
+func (c *captured[T]) put(v T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.v, c.set = v, true
+}
+
+func (c *captured[T]) get() (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v, c.set
+}

@@ -289,13 +289,13 @@ func TestSubmitWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var waited bool
+			var waited captured[bool]
 			svc := &apitest.Service{
 				SubmitFn: func(_ context.Context, req scan.Request) (scan.Record, bool, error) {
 					return record("scan-1", req.Image, tt.submit), true, nil
 				},
 				WaitFn: func(ctx context.Context, id string) (scan.Record, error) {
-					waited = true
+					waited.put(true)
 					deadline, ok := ctx.Deadline()
 					if left := time.Until(deadline); !ok || left <= 0 || left > tt.wantWithin {
 						t.Errorf("Wait's context has %v left (deadline %v), want at most %v", left, ok, tt.wantWithin)
@@ -311,8 +311,8 @@ func TestSubmitWait(t *testing.T) {
 			if r.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body: %s", r.StatusCode, tt.wantStatus, r.Body)
 			}
-			if wantWait := tt.waitGives != "" || tt.waitErr != nil; waited != wantWait {
-				t.Errorf("Wait called: %v, want %v", waited, wantWait)
+			if _, called := waited.get(); called != (tt.waitGives != "" || tt.waitErr != nil) {
+				t.Errorf("Wait called: %v, want %v", called, !called)
 			}
 			if r.StatusCode >= 400 {
 				return
@@ -383,10 +383,10 @@ func TestGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var gotID string
+			var gotID captured[string]
 			svc := &apitest.Service{
 				GetFn: func(_ context.Context, id string) (scan.Record, error) {
-					gotID = id
+					gotID.put(id)
 					return tt.get, tt.err
 				},
 			}
@@ -406,8 +406,8 @@ func TestGet(t *testing.T) {
 			}
 			var got scan.Record
 			r.JSON(t, &got)
-			if gotID != "scan-1" || got.Status != tt.state {
-				t.Errorf("asked for %q, got a %s record; want scan-1 %s", gotID, got.Status, tt.state)
+			if id, _ := gotID.get(); id != "scan-1" || got.Status != tt.state {
+				t.Errorf("asked for %q, got a %s record; want scan-1 %s", id, got.Status, tt.state)
 			}
 			if (got.Result != nil) != (tt.state == scan.StatusSucceeded || tt.state == scan.StatusFailed) {
 				t.Errorf("a %s record with result %v", got.Status, got.Result)
@@ -443,10 +443,10 @@ func TestList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var gotFilter *scan.Filter
+			var gotFilter captured[scan.Filter]
 			e := newEnv(t, api.Config{}, &apitest.Service{
 				ListFn: func(_ context.Context, f scan.Filter) (scan.Page, error) {
-					gotFilter = &f
+					gotFilter.put(f)
 					return tt.page, tt.err
 				},
 			})
@@ -460,14 +460,15 @@ func TestList(t *testing.T) {
 			} else if r.StatusCode != tt.want {
 				t.Fatalf("status %d, want %d; body: %s", r.StatusCode, tt.want, r.Body)
 			}
+			f, listed := gotFilter.get()
 			if tt.nonConforming {
-				if gotFilter != nil {
-					t.Errorf("the service was asked to list %+v", *gotFilter)
+				if listed {
+					t.Errorf("the service was asked to list %+v", f)
 				}
 				return
 			}
-			if gotFilter == nil || *gotFilter != tt.wantFilter {
-				t.Errorf("filter %+v, want %+v", gotFilter, tt.wantFilter)
+			if !listed || f != tt.wantFilter {
+				t.Errorf("filter %+v (listed %v), want %+v", f, listed, tt.wantFilter)
 			}
 			if tt.code != "" {
 				return
@@ -508,16 +509,16 @@ func TestDelete(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var gotID string
+			var gotID captured[string]
 			e := newEnv(t, api.Config{}, &apitest.Service{
 				DeleteFn: func(_ context.Context, id string) (scan.Record, bool, error) {
-					gotID = id
+					gotID.put(id)
 					return tt.rec, tt.removed, tt.err
 				},
 			})
 			r := e.c.Delete("/scan/scan-1")
-			if gotID != "scan-1" {
-				t.Errorf("deleted %q, want scan-1", gotID)
+			if id, _ := gotID.get(); id != "scan-1" {
+				t.Errorf("deleted %q, want scan-1", id)
 			}
 			if tt.code != "" {
 				wantError(t, r, tt.want, tt.code)
