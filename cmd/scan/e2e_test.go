@@ -44,12 +44,15 @@ func scannerImage(t *testing.T) (string, *dockertest.Daemon) {
 	return image, d
 }
 
-// dockerCLI runs the docker CLI and returns its combined output.
-func dockerCLI(t *testing.T, args ...string) (string, error) {
+// dockerCLI runs the docker CLI, with env added to this process's
+// environment, and returns its combined output.
+func dockerCLI(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	t.Logf("docker %s\n%s", strings.Join(args, " "), out)
 	return string(out), err
 }
@@ -167,7 +170,10 @@ func TestE2EAtomicScanRunsTheImage(t *testing.T) {
 	}
 	// atomic joins the command with spaces, substitutes and splits again.
 	cmd := strings.Fields(substitute(strings.Join(append(append(customArgs, image), scanArgs...), " "), atomicEnv))
-	out, err := dockerCLI(t, append(args, cmd...)...)
+	// The token is in atomic's environment only; the configuration's bare
+	// "-e ANALYTICS_TOKEN" makes docker pass it on.
+	const token = "e2e-token-5b7c0d9e"
+	out, err := dockerCLI(t, []string{"ANALYTICS_TOKEN=" + token}, append(args, cmd...)...)
 	if err != nil {
 		t.Fatalf("scanner container failed: %v", err)
 	}
@@ -195,6 +201,16 @@ func TestE2EAtomicScanRunsTheImage(t *testing.T) {
 	}
 	if n := len(rec.requests("scanner-error")); n != 0 {
 		t.Errorf("%d error reports, want none", n)
+	}
+	for _, q := range rec.requests("") {
+		if got := q.Header.Get("Authorization"); got != "Bearer "+token {
+			t.Errorf("%s: Authorization = %q, want the token from atomic's environment", q.Path, got)
+		}
+	}
+	for where, text := range map[string]string{"command line": strings.Join(cmd, " "), "output": out, "result": got.raw, "json": got.rawSum} {
+		if strings.Contains(text, token) {
+			t.Errorf("the token shows in the %s", where)
+		}
 	}
 }
 
@@ -232,7 +248,7 @@ func TestE2EInstallAndUninstallLabels(t *testing.T) {
 		if !swapped {
 			t.Fatalf("%s label %q does not mount /etc/atomic.d/", label, command)
 		}
-		if _, err := dockerCLI(t, fields[1:]...); err != nil {
+		if _, err := dockerCLI(t, nil, fields[1:]...); err != nil {
 			t.Fatalf("%s: %v", label, err)
 		}
 	}
