@@ -51,7 +51,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, env *testEnv)) {
 // an HTTP server, and a fake label source (the Docker path is tested in
 // internal/docker).
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	backend string
 	url     string
 	dataDir string
@@ -62,7 +62,7 @@ type testEnv struct {
 	logs    *logBuffer
 }
 
-func newTestEnv(t *testing.T, backend string) *testEnv {
+func newTestEnv(t testing.TB, backend string) *testEnv {
 	t.Helper()
 	env := &testEnv{
 		t:       t,
@@ -92,7 +92,7 @@ func newTestEnv(t *testing.T, backend string) *testEnv {
 
 // postgresSchemaURL creates a schema for the test and returns a URL whose
 // connections use it; the schema is dropped when the test ends.
-func postgresSchemaURL(t *testing.T) string {
+func postgresSchemaURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(postgresURLEnv)
 	if base == "" {

@@ -80,14 +80,18 @@ func (s *Store) migrate(ctx context.Context, riverDriver riverdriver.Driver[*sql
 	if s.dialect == dialectSQLite {
 		tries = 3
 	}
+	var res *rivermigrate.MigrateResult
 	for i := 1; ; i++ {
-		_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		res, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		if err == nil || i >= tries || ctx.Err() != nil {
 			break
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("store: migrate the queue tables: %w", err)
+	}
+	if len(res.Versions) > 0 {
+		s.log.Info().Int("versions", len(res.Versions)).Msg("migrated the queue tables")
 	}
 
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS scanner_migrations (
@@ -98,8 +102,12 @@ func (s *Store) migrate(ctx context.Context, riverDriver riverdriver.Driver[*sql
 		return fmt.Errorf("store: create the migrations table: %w", err)
 	}
 	for _, m := range migrations {
-		if err := s.applyMigration(ctx, m); err != nil {
+		applied, err := s.applyMigration(ctx, m)
+		if err != nil {
 			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+		}
+		if applied {
+			s.log.Info().Int("version", m.version).Str("name", m.name).Msg("applied store migration")
 		}
 	}
 	return nil
@@ -107,8 +115,8 @@ func (s *Store) migrate(ctx context.Context, riverDriver riverdriver.Driver[*sql
 
 // applyMigration applies m unless it is recorded already, atomically: both
 // databases have transactional DDL.
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) applyMigration(ctx context.Context, m migration) (applied bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM scanner_migrations WHERE version = $1`, m.version).Scan(&one)
 		switch {
@@ -124,8 +132,10 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO scanner_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 			m.version, m.name, micros(s.now()))
+		applied = err == nil
 		return err
 	})
+	return applied && err == nil, err
 }
 
 // lockMigrations takes the migration lock on a connection of its own, held

@@ -110,33 +110,42 @@ func TestSubmitDeduplicatesActiveScans(t *testing.T) {
 func TestConcurrentSubmissionsOfOneImageCreateOneScan(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		s := env.open()
-		const n = 8
-		var (
-			wg      sync.WaitGroup
-			created atomic.Int32
-			ids     sync.Map
-		)
-		for range n {
-			wg.Go(func() {
-				rec, c, err := s.Submit(context.Background(), scan.Request{Image: "example/race"})
-				if err != nil {
-					t.Errorf("Submit: %v", err)
-					return
-				}
-				if c {
-					created.Add(1)
-				}
-				ids.Store(rec.ID, true)
-			})
+		// Several rounds, each of racers released together, so that the
+		// race between the lookup and the insert is really run.
+		const rounds, racers = 10, 8
+		for round := range rounds {
+			image := fmt.Sprintf("example/race-%d", round)
+			var (
+				wg      sync.WaitGroup
+				created atomic.Int32
+				ids     sync.Map
+			)
+			release := make(chan struct{})
+			for range racers {
+				wg.Go(func() {
+					<-release
+					rec, c, err := s.Submit(context.Background(), scan.Request{Image: image})
+					if err != nil {
+						t.Errorf("Submit: %v", err)
+						return
+					}
+					if c {
+						created.Add(1)
+					}
+					ids.Store(rec.ID, true)
+				})
+			}
+			close(release)
+			wg.Wait()
+			distinct := 0
+			ids.Range(func(any, any) bool { distinct++; return true })
+			if created.Load() != 1 || distinct != 1 {
+				t.Errorf("%s: %d submissions created %d scans with %d distinct ids; want 1 and 1",
+					image, racers, created.Load(), distinct)
+			}
 		}
-		wg.Wait()
-		distinct := 0
-		ids.Range(func(any, any) bool { distinct++; return true })
-		if created.Load() != 1 || distinct != 1 {
-			t.Errorf("%d submissions created %d scans with %d distinct ids; want 1 and 1", n, created.Load(), distinct)
-		}
-		if depth, err := s.QueueDepth(context.Background()); err != nil || depth != 1 {
-			t.Errorf("QueueDepth = %d, %v; want 1", depth, err)
+		if depth, err := s.QueueDepth(context.Background()); err != nil || depth != rounds {
+			t.Errorf("QueueDepth = %d, %v; want %d", depth, err, rounds)
 		}
 	})
 }
@@ -649,6 +658,40 @@ func TestStoppedMidScanFinishesAfterReopen(t *testing.T) {
 	})
 }
 
+func TestRescuedScanRunsAgain(t *testing.T) {
+	eachBackend(t, func(t *testing.T, env *testEnv) {
+		s := env.open()
+		ctx := context.Background()
+		env.image("example/rescued")
+		rec := submit(t, s, "example/rescued")
+
+		// What a process killed mid-attempt leaves once River's rescuer has
+		// put the job back in the queue: the record still says running,
+		// the job has an attempt behind it.
+		r, err := getRow(ctx, s.db, rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.Exec(`UPDATE scans SET status = 'running', attempts = 1, started_at = created_at WHERE id = $1`, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.Exec(`UPDATE river_job SET attempt = 1 WHERE id = $1`, r.jobID.Int64); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := waitFinal(t, s, rec.ID)
+		if done.Status != scan.StatusSucceeded || done.Attempts != 2 {
+			t.Fatalf("rescued scan: %s after %d attempts, want succeeded after 2", done.Status, done.Attempts)
+		}
+		if regs := env.emu.Registrations(); len(regs) != 1 {
+			t.Errorf("%d registrations, want 1", len(regs))
+		}
+	})
+}
+
 func TestAbandonedScanIsFailedAndReported(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		s := env.open()
@@ -782,8 +825,17 @@ func TestConcurrentOpenOfNewDatabase(t *testing.T) {
 func TestTwoStoresShareTheQueue(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		const n = 40
-		mod := func(c *Config) { c.Workers = 4 }
-		stores := []*Store{env.start(mod), env.start(mod)}
+		var worked [2]atomic.Int32
+		counting := func(i int) func(*Config) {
+			return func(c *Config) {
+				c.Workers = 4
+				c.ScannerFor = func(server string) (*scan.Scanner, error) {
+					worked[i].Add(1)
+					return env.scannerFor(server)
+				}
+			}
+		}
+		stores := []*Store{env.start(counting(0)), env.start(counting(1))}
 		want := map[string]bool{}
 		ids := make([]string, n)
 		for i := range n {
@@ -809,6 +861,12 @@ func TestTwoStoresShareTheQueue(t *testing.T) {
 			if seen[url] != 1 {
 				t.Errorf("%s registered %d times, want once", url, seen[url])
 			}
+		}
+		// Both poll the one queue; neither may sit idle while the other
+		// works through 40 scans.
+		t.Logf("attempts per store: %d and %d", worked[0].Load(), worked[1].Load())
+		if worked[0].Load() == 0 || worked[1].Load() == 0 {
+			t.Errorf("attempts per store: %d and %d; want both stores working", worked[0].Load(), worked[1].Load())
 		}
 	})
 }
