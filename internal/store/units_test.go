@@ -1,9 +1,14 @@
 package store
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 func TestParseDatabaseURL(t *testing.T) {
@@ -104,5 +109,52 @@ func TestCursorRoundTrip(t *testing.T) {
 	got, err := decodeCursor(c.encode())
 	if err != nil || got != c {
 		t.Fatalf("decodeCursor(encode(%+v)) = %+v, %v", c, got, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	scannerFor := func(string) (*scan.Scanner, error) { return &scan.Scanner{}, nil }
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"no scanner", Config{DataDir: t.TempDir()}, "ScannerFor is required"},
+		{"unreachable postgres", Config{
+			DatabaseURL: "postgres://scanner:hunter2@127.0.0.1:1/scans?connect_timeout=2",
+			ScannerFor:  scannerFor,
+		}, "connect to postgres"},
+		{"unsupported scheme", Config{DatabaseURL: "mysql://scanner:hunter2@db/x", ScannerFor: scannerFor}, "not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(context.Background(), tt.cfg)
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("Open error = %q, want one containing %q and no password", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestOpenCreatesPrivateDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nested", "data")
+	s, err := Open(context.Background(), Config{
+		DataDir:    dir,
+		ScannerFor: func(string) (*scan.Scanner, error) { return &scan.Scanner{}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info, err := os.Stat(dir)
+	if err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir: %v, %v; want mode 0700", info, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "scanner.db")); err != nil {
+		t.Errorf("no database file: %v", err)
 	}
 }
