@@ -148,6 +148,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return float64(n)
 	})
 
+	// Cancelled when shutdown starts, so that held ?wait= requests answer
+	// at once instead of holding the shutdown for up to MAX_WAIT.
+	draining, drain := context.WithCancel(context.WithoutCancel(ctx))
+	defer drain()
+
 	handler := api.New(api.Config{
 		APIToken:       cfg.APIToken,
 		AllowedServers: allowed,
@@ -156,8 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			{Name: "store", Check: st.Ping},
 			{Name: "docker", Check: source.Ping},
 		},
-		Metrics: m,
-		Log:     log,
+		Metrics:  m,
+		Log:      log,
+		Draining: draining,
 	}, st)
 
 	srv := &http.Server{
@@ -194,6 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Stop accepting first, then let the workers drain: a scan still
 	// running at the deadline is abandoned and picked up again by any
 	// replica (or this one after a restart), never lost.
+	drain()
 	httpErr := srv.Shutdown(shutdownCtx)
 	stopErr := st.Stop(shutdownCtx)
 	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {

@@ -75,6 +75,10 @@ type Config struct {
 	// Log receives the access log and internal errors; its zero value
 	// discards them.
 	Log zerolog.Logger
+	// Draining, when done, ends every held ?wait= at once (the answer is
+	// then 202 with the record as it stands). The server cancels it when
+	// it starts shutting down.
+	Draining context.Context
 }
 
 // Check is a named readiness check. Check returns nil when the dependency

@@ -63,11 +63,19 @@ func (s *server) handleSubmit() http.HandlerFunc {
 	}
 }
 
-// wait holds until the scan is final, the wait runs out or the client goes
-// away; in the latter two cases the record is returned as it stands.
+// wait holds until the scan is final, the wait runs out, the client goes
+// away or the server starts shutting down; in all but the first case the
+// record is returned as it stands.
 func (s *server) wait(ctx context.Context, id string, d time.Duration) (scan.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	if s.cfg.Draining != nil {
+		// http.Server.Shutdown waits for handlers but does not cancel
+		// them: without this, a held wait would delay a shutdown by up to
+		// MaxWait.
+		stop := context.AfterFunc(s.cfg.Draining, cancel)
+		defer stop()
+	}
 	return s.svc.Wait(ctx, id)
 }
 

@@ -356,6 +356,37 @@ func TestSubmitWaitClientGone(t *testing.T) {
 	}
 }
 
+// A server starting to shut down ends held waits at once, with a 202, so
+// that a shutdown is not held up by MaxWait.
+func TestSubmitWaitEndsWhenDraining(t *testing.T) {
+	draining, drain := context.WithCancel(context.Background())
+	defer drain()
+	waiting := make(chan struct{})
+	svc := &apitest.Service{
+		SubmitFn: func(_ context.Context, req scan.Request) (scan.Record, bool, error) {
+			return record("scan-1", req.Image, scan.StatusQueued), true, nil
+		},
+		WaitFn: func(ctx context.Context, id string) (scan.Record, error) {
+			close(waiting)
+			<-ctx.Done()
+			return record(id, "nginx", scan.StatusRunning), nil
+		},
+	}
+	e := newEnv(t, api.Config{Draining: draining}, svc)
+	go func() {
+		<-waiting
+		drain()
+	}()
+	start := time.Now()
+	r := e.c.PostJSON("/scan?wait=60s", map[string]string{"image": "nginx"})
+	if r.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d, want 202; body: %s", r.StatusCode, r.Body)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the wait ended %v after draining began, want at once", took)
+	}
+}
+
 func TestGet(t *testing.T) {
 	tests := []struct {
 		name  string
