@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -223,16 +224,17 @@ func checkSummary(t *testing.T, got results, folder string) {
 	}
 	custom, _ := got.summary["Custom"].(map[string]any)
 	sr := got.result.ScanResults
-	for k, v := range map[string]string{"image": sr.ImageName, "git-url": sr.GitURL, "git-sha": sr.GitSHA, "email-ids": sr.EmailIDs, "server": sr.ServerURL, "summary": got.result.Summary} {
+	for k, v := range map[string]string{"image": sr.ImageName, "git-url": sr.GitURL, "git-sha": sr.GitSHA, "email-ids": sr.EmailIDs, "server": sr.ServerURL} {
 		if custom[k] != v {
 			t.Errorf("json Custom[%q] = %#v, want %q", k, custom[k], v)
 		}
 	}
-	if !got.result.Successful {
-		errs, _ := custom["errors"].([]any)
-		if len(errs) != len(got.result.Errors) {
-			t.Errorf("json Custom errors = %v, want %q", custom["errors"], got.result.Errors)
+	if got.result.Successful {
+		if custom["summary"] != got.result.Summary || custom["errors"] != nil {
+			t.Errorf("json Custom summary, errors = %#v, %#v; want %q and none", custom["summary"], custom["errors"], got.result.Summary)
 		}
+	} else if !reflect.DeepEqual(custom["errors"], toAny(got.result.Errors)) || custom["summary"] != nil {
+		t.Errorf("json Custom errors, summary = %#v, %#v; want %q and none", custom["errors"], custom["summary"], got.result.Errors)
 	}
 }
 

@@ -53,10 +53,10 @@ type Custom struct {
 	// when it answered the registration.
 	ServerStatus int    `json:"server-status,omitempty"`
 	ServerAnswer string `json:"server-answer,omitempty"`
-	// Summary is the result's Summary: the success sentence or every error.
-	Summary string `json:"summary"`
-	// Errors lists every error of a failed scan.
-	Errors []string `json:"errors,omitempty"`
+	// Summary is the result's Summary of a successful scan. A failed one
+	// has Errors instead: the same errors, as a list people can read.
+	Summary string   `json:"summary,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
 }
 
 // summaryTimeLayout is ISO 8601 with the zone, as atomic's own openscap
@@ -78,9 +78,12 @@ func NewSummary(r scan.Result, folder string) Summary {
 			GitSHA:   r.ScanResults.GitSHA,
 			EmailIDs: r.ScanResults.EmailIDs,
 			Server:   r.ScanResults.ServerURL,
-			Summary:  r.Summary,
-			Errors:   r.Errors,
 		},
+	}
+	if r.Successful {
+		s.Custom.Summary = r.Summary
+	} else {
+		s.Custom.Errors = r.Errors
 	}
 	if r.ServerResponse != nil {
 		s.Custom.ServerStatus = r.ServerResponse.Status

@@ -61,8 +61,7 @@ func TestNewSummary(t *testing.T) {
 			custom: map[string]any{
 				"image": "team/app", "git-url": "https://example.org/repo", "git-sha": "46e443d",
 				"email-ids": "a@example.org,b@example.org", "server": "http://analytics.example/api/v1",
-				"summary": scan.FailureSummary([]string{"label git-sha is missing", "<none> & more"}),
-				"errors":  []any{"label git-sha is missing", "<none> & more"},
+				"errors": []any{"label git-sha is missing", "<none> & more"},
 			},
 		},
 	}
