@@ -39,7 +39,8 @@ Flags:
   --server URL       analytics server; overrides SERVER
   --scanin DIR       where atomic mounts the images (default /scanin)
   --scanout DIR      where to write the results (default /scanout)
-  --json             also print each result document on stdout
+  --json             also print each result document on stdout, after
+                     its status line
   --timeout DUR      bound on each request to the server (default %s)
   --strict           exit 1 when any scan was unsuccessful
   --verbose          debug logs on stderr (default: info)
@@ -68,7 +69,9 @@ a timeout) are retried a few times within seconds; others are not.
 Exit codes:
   0  results were written, successful or not (what atomic expects)
   1  with --strict: results were written and some scan was unsuccessful
-  2  usage or configuration error (unknown flag or scan type, bad value)
+  2  usage error (unknown flag or scan type, bad flag value, unreadable
+     --scanin); a missing or invalid SERVER or IMAGE_NAME is not one: the
+     results say what is wrong, with exit 0
   3  some result could not be written
 `
 
