@@ -9,7 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 )
 
 // envPrefix prefixes every variable: SCANNER_ADDR, SCANNER_DATABASE_URL...
@@ -47,8 +50,9 @@ type config struct {
 	LogLevel        string        `env:"LOG_LEVEL, default=info" desc:"debug, info, warn or error"`
 }
 
-// loadConfig reads the configuration through getenv. An empty variable
-// counts as unset, as it does for the one-shot scanner.
+// loadConfig reads and checks the configuration through getenv. An empty
+// variable counts as unset, as it does for the one-shot scanner. Every error
+// names the variable at fault.
 func loadConfig(ctx context.Context, getenv func(string) string) (config, error) {
 	var c config
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{
@@ -59,6 +63,14 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 		})),
 	})
 	if err != nil {
+		// go-envconfig names the Go field ("Retention: time: invalid
+		// duration"); the operator set SCANNER_RETENTION.
+		msg := err.Error()
+		for _, v := range configVars() {
+			if rest, ok := strings.CutPrefix(msg, v.field+": "); ok {
+				return c, fmt.Errorf("configuration: %s: %s", v.name, rest)
+			}
+		}
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	switch {
@@ -71,7 +83,60 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 	case c.MaxWait < 0 || c.MaxWait > 10*time.Minute:
 		return c, fmt.Errorf("configuration: %sMAX_WAIT must be between 0 and 10m", envPrefix)
 	}
+	// A negative JOB_TIMEOUT would mean no timeout to River while its
+	// rescuer still deemed a scan running for 30 s dead and ran it again;
+	// the other durations have no meaningful negative either. RETENTION
+	// does: a negative one keeps records forever.
+	for name, d := range map[string]time.Duration{
+		"ANALYTICS_TIMEOUT": c.AnalyticsTimeout,
+		"RETRY_BASE":        c.RetryBase,
+		"RETRY_MAX":         c.RetryMax,
+		"JOB_TIMEOUT":       c.JobTimeout,
+		"SHUTDOWN_TIMEOUT":  c.ShutdownTimeout,
+	} {
+		if d < 0 {
+			return c, fmt.Errorf("configuration: %s%s must not be negative", envPrefix, name)
+		}
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		// zerolog's own message says it is "defaulting to NoLevel", which
+		// it is not: the server refuses to start.
+		return c, fmt.Errorf("configuration: %sLOG_LEVEL is %q; use debug, info, warn or error", envPrefix, c.LogLevel)
+	}
+	if c.AnalyticsURL != "" {
+		// Checked here, before anything is opened, rather than when the
+		// first scan builds its client.
+		if _, err := analytics.ParseServerURL(c.AnalyticsURL); err != nil {
+			return c, fmt.Errorf("configuration: %sANALYTICS_URL: %w", envPrefix, err)
+		}
+	}
 	return c, nil
+}
+
+// configVar is one field of config as the environment sees it.
+type configVar struct {
+	field string // Go field name
+	name  string // variable, prefix included
+	def   string // default, "" when none
+	desc  string
+}
+
+// configVars lists config's fields in declaration order.
+func configVars() []configVar {
+	t := reflect.TypeFor[config]()
+	vars := make([]configVar, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
+		v := configVar{field: f.Name, name: envPrefix + name, desc: f.Tag.Get("desc")}
+		for _, opt := range strings.Split(opts, ",") {
+			if d, ok := strings.CutPrefix(strings.TrimSpace(opt), "default="); ok {
+				v.def = d
+			}
+		}
+		vars = append(vars, v)
+	}
+	return vars
 }
 
 // printConfigTable writes every variable with its default and meaning: the
@@ -79,17 +144,12 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 func printConfigTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	t := reflect.TypeFor[config]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
-		def := "-"
-		for _, opt := range strings.Split(opts, ",") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(opt), "default="); ok {
-				def = v
-			}
+	for _, v := range configVars() {
+		def := v.def
+		if def == "" {
+			def = "-"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\n", envPrefix, name, def, f.Tag.Get("desc"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.name, def, v.desc)
 	}
 	_ = tw.Flush()
 }

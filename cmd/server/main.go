@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	level, err := zerolog.ParseLevel(cfg.LogLevel) // checked by loadConfig
 	if err != nil {
 		return fmt.Errorf("configuration: %sLOG_LEVEL: %w", envPrefix, err)
 	}
@@ -116,8 +116,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	scanners := &scannerSet{cfg: cfg, source: source, metrics: m, log: log}
 	if cfg.AnalyticsURL == "" {
 		log.Warn().Msg(envPrefix + "ANALYTICS_URL is not set: scans will fail until it is")
-	} else if _, err := analytics.ParseServerURL(cfg.AnalyticsURL); err != nil {
-		return fmt.Errorf("configuration: %sANALYTICS_URL: %w", envPrefix, err)
 	}
 
 	st, err := store.Open(ctx, store.Config{
