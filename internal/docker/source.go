@@ -59,12 +59,19 @@ func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	if err == nil {
 		return toImage(img), nil
 	}
-	if !errdefs.IsNotFound(err) {
+	// The daemon refuses a ref that is not a valid image reference (400)
+	// before looking: it may still name a container, whose names allow
+	// upper case ("MyApp").
+	invalidRef := errdefs.IsInvalidParameter(err)
+	if !errdefs.IsNotFound(err) && !invalidRef {
 		return scan.Image{}, classify(err, ref)
 	}
 	ctr, cerr := s.api.ContainerInspect(ctx, ref)
 	if cerr != nil {
-		if errdefs.IsNotFound(cerr) {
+		switch {
+		case errdefs.IsNotFound(cerr) && invalidRef:
+			return scan.Image{}, fmt.Errorf("%w: %q is not a container and not a valid image reference", scan.ErrImageNotFound, ref)
+		case errdefs.IsNotFound(cerr):
 			return scan.Image{}, fmt.Errorf("%w: no image or container %q on the daemon", scan.ErrImageNotFound, ref)
 		}
 		return scan.Image{}, classify(cerr, ref)
