@@ -144,13 +144,19 @@ func New(cfg Config) (*Client, error) {
 			Timeout:   timeout,
 			// Go drops Authorization on a redirect to another host but
 			// forwards custom headers such as the 3scale secret, so
-			// redirects are followed only within the same host.
+			// redirects are followed only within the same host and
+			// scheme (http may go to https, not back).
 			CheckRedirect: func(req *http.Request, via []*http.Request) error {
 				if len(via) >= 5 {
 					return fmt.Errorf("%w: stopped after 5 redirects", errRedirect)
 				}
 				if req.URL.Host != via[0].URL.Host {
 					return fmt.Errorf("%w to another host %q", errRedirect, req.URL.Host)
+				}
+				// Nor from https to http, which would send the
+				// credentials in clear text.
+				if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+					return fmt.Errorf("%w from https to %s", errRedirect, req.URL.Scheme)
 				}
 				// Go follows 301, 302 and 303 with a GET without the
 				// body: whatever answered that would register nothing.
