@@ -747,3 +747,44 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("requests by path = %v", paths)
 	}
 }
+
+// redirectingTransport answers in memory: every https request with a 307 to
+// the same URL over http, every http request with 200. Two real httptest
+// servers cannot share a host:port across schemes, and only then does a
+// downgrade look like a same-host redirect.
+type redirectingTransport struct {
+	mu   sync.Mutex
+	sent []*http.Request
+}
+
+func (rt *redirectingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.sent = append(rt.sent, req)
+	rt.mu.Unlock()
+	resp := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"success": true}`)), Request: req}
+	if req.URL.Scheme == "https" {
+		u := *req.URL
+		u.Scheme = "http"
+		resp.StatusCode = http.StatusTemporaryRedirect
+		resp.Header.Set("Location", u.String())
+		resp.Body = io.NopCloser(strings.NewReader(""))
+	}
+	return resp, nil
+}
+
+func TestRedirectFromHTTPSToHTTPRefused(t *testing.T) {
+	rt := &redirectingTransport{}
+	c := newClient(t, Config{ServerURL: "https://analytics.example/api/v1", Token: testToken, ThreeScaleSecret: testSecret, Transport: rt})
+	_, err := c.Register(context.Background(), reg)
+	if err == nil || IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("Register = %v, want a permanent refused-redirect error", err)
+	}
+	assertNoCredentials(t, err)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, req := range rt.sent {
+		if req.URL.Scheme != "https" {
+			t.Errorf("sent %s %s with the credentials in clear text", req.Method, req.URL)
+		}
+	}
+}
