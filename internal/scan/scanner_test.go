@@ -423,14 +423,10 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 			srv := newAnalyticsServer(t, always(tc.status, tc.body), nil)
 			s := newScanner(t, seedImage(goodLabels()), srv, fast)
 
-			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
-			if a.Retryable() || a.ServerStatus != tc.status {
-				t.Errorf("attempt: retryable %v, server status %d; want final, %d", a.Retryable(), a.ServerStatus, tc.status)
-			}
 			r := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
 
-			if n := len(srv.calls("/register")); n != 2 {
-				t.Errorf("register calls = %d, want 2 (1 by Attempt, 1 by Scan)", n)
+			if n := len(srv.calls("/register")); n != 1 {
+				t.Errorf("register calls = %d, want 1: a %d is not retried", n, tc.status)
 			}
 			if n := len(srv.calls("/scanner-error")); n != 1 {
 				t.Errorf("scanner-error calls = %d, want 1", n)
@@ -442,6 +438,12 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 				t.Errorf("server response = %+v, want status %d", r.ServerResponse, tc.status)
 			}
 			assertNoSecrets(t, r)
+
+			// What the service's queue sees of the same answer.
+			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
+			if a.Retryable() || a.ServerStatus != tc.status || a.Response != nil {
+				t.Errorf("attempt: retryable %v, server status %d; want final, %d", a.Retryable(), a.ServerStatus, tc.status)
+			}
 		})
 	}
 }
