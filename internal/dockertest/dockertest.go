@@ -65,10 +65,16 @@ func UniqueName(prefix string) string {
 
 // BuildLabelled builds an image FROM scratch that carries labels, tags it
 // name (":latest" is added when name has no tag) and returns its id
-// ("sha256:..."). The image is removed when the test ends. Labels are written
-// with JSON-quoted values so that any text, padding included, survives.
+// ("sha256:..."). The tag is removed when the test ends. Values may hold any
+// printable text, padding, quotes and '$' included; a Dockerfile cannot
+// carry control characters such as newlines or tabs, so those are refused.
 func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]string) string {
 	t.Helper()
+	for k, v := range labels {
+		if strings.ContainsFunc(k+v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			t.Fatalf("label %q: a Dockerfile label cannot hold control characters", k)
+		}
+	}
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -107,7 +113,10 @@ func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]stri
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = d.Client.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+		// By name, not id: FROM-scratch images with the same labels have
+		// the same id, and removing by id would untag another test's
+		// image. The image itself goes with its last tag.
+		_, _ = d.Client.ImageRemove(ctx, name, image.RemoveOptions{PruneChildren: true})
 	})
 	return img.ID
 }
