@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -62,7 +62,7 @@ func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	// The daemon refuses a ref that is not a valid image reference (400)
 	// before looking: it may still name a container, whose names allow
 	// upper case ("MyApp").
-	invalidRef := errdefs.IsInvalidParameter(err)
+	invalidRef := errdefs.IsInvalidArgument(err)
 	if !errdefs.IsNotFound(err) && !invalidRef {
 		return scan.Image{}, classify(err, ref)
 	}
@@ -99,7 +99,7 @@ func toImage(img image.InspectResponse) scan.Image {
 func classify(err error, what string) error {
 	switch {
 	case client.IsErrConnectionFailed(err), errors.Is(err, context.DeadlineExceeded),
-		errdefs.IsUnavailable(err), errdefs.IsSystem(err):
+		errdefs.IsUnavailable(err), errdefs.IsInternal(err):
 		return fmt.Errorf("%w: %s: %v", scan.ErrDaemonUnavailable, what, err)
 	case errdefs.IsNotFound(err):
 		return fmt.Errorf("%w: %q", scan.ErrImageNotFound, what)
