@@ -223,13 +223,14 @@ func TestScanContainerUnderScanIn(t *testing.T) {
 	if out.code != exitOK || !reflect.DeepEqual(statusLines(out.stdout), []string{"Scanner execution status: True"}) {
 		t.Fatalf("exit %d, stdout %q; want 0 and status True", out.code, out.stdout)
 	}
-	// Results go to the folder atomic made, named by the container's id;
-	// the result describes the container's image.
+	// Results go to the folder atomic made, named by the container's id,
+	// which is also the result's UUID, as in the original; the labels are
+	// those of the container's image.
 	got := readResults(t, scanOut, containerID)
 	checkSummary(t, got, containerID)
 	r := got.result
-	if !r.Successful || r.UUID != imageID || r.ScanResults.ImageName != name+":latest" || r.ScanResults.GitSHA != "46e443d" {
-		t.Errorf("result = %+v; want success for image %s (%s:latest)", r, imageID, name)
+	if !r.Successful || r.UUID != containerID || r.ScanResults.ImageName != name+":latest" || r.ScanResults.GitSHA != "46e443d" {
+		t.Errorf("result = %+v; want success with UUID %s for the container of image %s (%s:latest)", r, containerID, imageID, name)
 	}
 	if n := len(srv.requests("register")); n != 1 {
 		t.Errorf("%d registrations, want 1", n)

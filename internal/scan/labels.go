@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // The labels an image under test must carry for the analytics server.
@@ -37,8 +38,9 @@ type LabelError struct {
 func (e *LabelError) Error() string { return fmt.Sprintf("label %s %s", e.Label, e.Reason) }
 
 // CheckLabels extracts the required labels, trimmed of white space, and
-// returns one error for every label that is missing, empty or too large: a
-// user fixing an image wants to hear about all of them at once. Values that
+// returns one error for every label that is missing, empty, too large or
+// holds control characters: a user fixing an image wants to hear about all of
+// them at once. Values that
 // pass are returned even when others fail so that the result shows them; an
 // oversized value is never returned or quoted.
 func CheckLabels(labels map[string]string) (Labels, []error) {
@@ -59,6 +61,12 @@ func CheckLabels(labels map[string]string) (Labels, []error) {
 		case len(value) > MaxLabelBytes:
 			errs = append(errs, &LabelError{Label: name,
 				Reason: fmt.Sprintf("is %d bytes, over the %d-byte limit", len(value), MaxLabelBytes)})
+			continue
+		case strings.ContainsFunc(value, unicode.IsControl):
+			// A newline or escape inside a URL, SHA or address list is
+			// never meant, and would be sent on to the server and its
+			// e-mails as it is.
+			errs = append(errs, &LabelError{Label: name, Reason: "contains control characters"})
 			continue
 		}
 		switch name {

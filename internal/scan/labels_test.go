@@ -83,6 +83,10 @@ func TestCheckLabels(t *testing.T) {
 			LabelGitSHA:   "\t46e443d ",
 			LabelEmailIDs: " a@x.org,b@y.org\r\n",
 		}, want: Labels{GitURL: "https://example.org/r.git", GitSHA: "46e443d", EmailIDs: "a@x.org,b@y.org"}},
+		{name: "control characters inside a value refused", labels: map[string]string{
+			LabelGitURL: "https://example.org/r", LabelGitSHA: "46e\x1b[2J443d", LabelEmailIDs: "a@x.org,\nb@y.org",
+		}, want: Labels{GitURL: "https://example.org/r"},
+			errs: []labelErr{{LabelGitSHA, "contains control characters"}, {LabelEmailIDs, "contains control characters"}}},
 		{name: "exactly MaxLabelBytes accepted", labels: with(LabelGitURL, strings.Repeat("u", MaxLabelBytes)),
 			want: Labels{GitURL: strings.Repeat("u", MaxLabelBytes), GitSHA: wantGood.GitSHA, EmailIDs: wantGood.EmailIDs}},
 		{name: "MaxLabelBytes after trimming accepted", labels: with(LabelGitSHA, "  "+strings.Repeat("s", MaxLabelBytes)+"  "),

@@ -61,8 +61,13 @@ func FailureSummary(errs []string) string {
 	if errs == nil {
 		errs = []string{} // a list, not "null"
 	}
-	b, _ := json.Marshal(errs) // a []string always marshals
-	return "Error: " + string(b)
+	// An Encoder, not json.Marshal, so that "<", ">" and "&" in messages
+	// stay readable instead of becoming \u003c and the like.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(errs) // a []string always encodes
+	return "Error: " + strings.TrimSuffix(b.String(), "\n")
 }
 
 // timestampLayout is the original's strftime("%Y-%m-%d-%H-%M-%S") part; the

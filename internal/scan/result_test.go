@@ -305,6 +305,7 @@ func TestFailureSummary(t *testing.T) {
 		{"one", []string{"label git-url is missing"}, `Error: ["label git-url is missing"]`},
 		{"quotes and commas stay readable", []string{`a "b", c`, "d"}, `Error: ["a \"b\", c","d"]`},
 		{"none is an empty list", []string{}, `Error: []`},
+		{"html characters stay readable", []string{"a <b> & c"}, `Error: ["a <b> & c"]`},
 		{"nil is an empty list, not null", nil, `Error: []`},
 	}
 	for _, tc := range cases {

@@ -147,11 +147,14 @@ func (s *Scanner) Scan(ctx context.Context, t Target) Result {
 	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
 		last = s.Attempt(ctx, t)
 		if last.Retryable() {
-			s.Log.Info().Str("image", t.Ref).Err(last.Err()).Msg("transient failure, retrying")
 			return struct{}{}, s.Retry.retryError(last.Errors)
 		}
 		return struct{}{}, nil
-	}, s.Retry.options()...)
+	}, append(s.Retry.options(), backoff.WithNotify(func(err error, wait time.Duration) {
+		// Called only when another try follows, so the log never promises
+		// a retry that does not happen.
+		s.Log.Info().Str("image", t.Ref).Err(err).Dur("retry_in", wait).Msg("transient failure, retrying")
+	}))...)
 	return s.Finish(ctx, last)
 }
 
@@ -184,6 +187,11 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		StartTime:    Timestamp{a.Started},
 		FinishedTime: Timestamp{s.now()},
 		Scanner:      ScannerName,
+	}
+	if ref := strings.TrimPrefix(a.Target.Ref, "sha256:"); len(ref) == 64 && LooksLikeID(ref) {
+		// Scanned by full id: atomic names the folder, and expects the
+		// UUID, by that id, which for a container is not its image's.
+		r.UUID = ref
 	}
 	if r.UUID == "" {
 		// The image could not be inspected; the id asked for is the best

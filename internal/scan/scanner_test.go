@@ -622,6 +622,23 @@ func TestResultUUIDIsTheWholeID(t *testing.T) {
 	}
 }
 
+// atomic mounts a container under /scanin/<container id>: the result's UUID
+// is that id, the one asked for, not the id of the container's image.
+func TestResultUUIDOfAContainerIsTheContainerID(t *testing.T) {
+	const containerID = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
+	img := Image{ID: seedID, Labels: goodLabels()}
+	src := &fakeSource{images: map[string]Image{containerID: img, containerID[:12]: img}}
+	s := newScanner(t, src, newAnalyticsServer(t, nil, nil), fast)
+	if r := s.Scan(context.Background(), Target{Ref: containerID}); r.UUID != containerID {
+		t.Errorf("UUID = %q, want the container id %q", r.UUID, containerID)
+	}
+	// A short id is not what atomic uses; the image's full id is the
+	// better identity then.
+	if r := s.Scan(context.Background(), Target{Ref: containerID[:12]}); r.UUID != seedHex {
+		t.Errorf("UUID = %q, want the image id %q", r.UUID, seedHex)
+	}
+}
+
 func TestResultImageName(t *testing.T) {
 	tagged := Image{ID: seedID, Names: []string{"first/tag:1", "second/tag:2"}, Labels: goodLabels()}
 	untagged := Image{ID: seedID, Labels: goodLabels()}
