@@ -109,6 +109,12 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 		if _, err := analytics.ParseServerURL(c.AnalyticsURL); err != nil {
 			return c, fmt.Errorf("configuration: %sANALYTICS_URL: %w", envPrefix, err)
 		}
+		// The client also refuses credentials it cannot send (a newline
+		// in a token); its errors never quote them.
+		if _, err := analytics.New(analytics.Config{ServerURL: c.AnalyticsURL,
+			Token: c.AnalyticsToken, ThreeScaleSecret: c.Analytics3scaleSecret}); err != nil {
+			return c, fmt.Errorf("configuration: %sANALYTICS_TOKEN or %sANALYTICS_3SCALE_SECRET: %w", envPrefix, envPrefix, err)
+		}
 	}
 	return c, nil
 }
