@@ -145,6 +145,16 @@ func configVars() []configVar {
 	return vars
 }
 
+// defaultOf returns the default of config's field, as its env tag gives it.
+func defaultOf(field string) string {
+	for _, v := range configVars() {
+		if v.field == field {
+			return v.def
+		}
+	}
+	return ""
+}
+
 // printConfigTable writes every variable with its default and meaning: the
 // table `server --help` shows.
 func printConfigTable(w io.Writer) {

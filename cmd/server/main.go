@@ -48,8 +48,9 @@ var errUsage = errors.New("usage")
 const usage = `Usage:
   server              run the scan service (configured by the environment below)
   server healthcheck [URL]
-                      GET URL (default http://127.0.0.1:8080/healthz) and exit 0 if it
-                      answers 200: the image has no shell or curl for health checks
+                      GET URL (default: /healthz on SCANNER_ADDR, at 127.0.0.1 when
+                      it names no host) and exit 0 if it answers 200: the image has
+                      no shell or curl for health checks
   server --help | --version
 
 Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 on a start-up
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "server", version)
 			return nil
 		case "healthcheck":
-			return healthcheck(ctx, args[1:], stdout)
+			return healthcheck(ctx, args[1:], getenv, stdout)
 		default:
 			fmt.Fprint(stderr, usage)
 			printConfigTable(stderr)
@@ -310,10 +311,24 @@ func (s *scannerSet) forServer(server string) (*scan.Scanner, error) {
 }
 
 // healthcheck is for container health checks in an image without a shell.
-func healthcheck(ctx context.Context, args []string, stdout io.Writer) error {
-	url := "http://127.0.0.1:8080/healthz"
-	if len(args) > 0 {
+// Without a URL it checks the server the environment configures, so that a
+// health check keeps working when SCANNER_ADDR moves the port.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	var url string
+	switch len(args) {
+	case 0:
+		addr := getenv(envPrefix + "ADDR")
+		if addr == "" {
+			addr = defaultOf("Addr")
+		}
+		var err error
+		if url, err = healthzURL(addr); err != nil {
+			return err
+		}
+	case 1:
 		url = args[0]
+	default:
+		return fmt.Errorf("%w: healthcheck takes one URL, not %q", errUsage, args)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -331,4 +346,17 @@ func healthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
+}
+
+// healthzURL is the /healthz URL of a server listening on addr: an address
+// with no host or an unspecified one is reached on 127.0.0.1.
+func healthzURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("healthcheck: %sADDR=%q: %w", envPrefix, addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
 }
