@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// postgresURLEnv names the PostgreSQL the tests use; CI sets it. Each test
+// gets a schema of its own there, River's tables included.
+const postgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
+
+// startTimeout bounds a server's start-up (migrations included) and
+// stopTimeout its return after ctx is canceled: generous for a loaded CI
+// machine, while a hang still fails in reasonable time.
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 15 * time.Second
+)
+
+// syncBuffer is a bytes.Buffer that the server's goroutines (or a child
+// process's output copier) may write to while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(key string) string { return vars[key] }
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// secrets are one test's credentials, random so that finding one in an
+// output cannot be a coincidence.
+type secrets struct {
+	analyticsToken, apiToken, threeScale string
+}
+
+func newSecrets() secrets {
+	return secrets{
+		analyticsToken: "analytics-tok-" + randomHex(12),
+		apiToken:       "api-tok-" + randomHex(12),
+		threeScale:     "3scale-secret-" + randomHex(12),
+	}
+}
+
+// assertAbsent fails the test if any secret appears in what.
+func (s secrets) assertAbsent(t *testing.T, where, what string) {
+	t.Helper()
+	for name, secret := range map[string]string{
+		"SCANNER_ANALYTICS_TOKEN":         s.analyticsToken,
+		"SCANNER_API_TOKEN":               s.apiToken,
+		"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale,
+	} {
+		if strings.Contains(what, secret) {
+			t.Errorf("%s holds the value of %s", where, name)
+		}
+	}
+}
+
+// logLines decodes the JSON log lines written so far. Every line the
+// server writes is one zerolog event, written whole.
+func logLines(t *testing.T, logs *syncBuffer) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for line := range strings.Lines(logs.String()) {
+		var fields map[string]any
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		lines = append(lines, fields)
+	}
+	return lines
+}
+
+// listeningLine returns the "listening" log line, or nil.
+func listeningLine(t *testing.T, logs *syncBuffer) map[string]any {
+	t.Helper()
+	for _, line := range logLines(t, logs) {
+		if line["message"] == "listening" {
+			return line
+		}
+	}
+	return nil
+}
+
+// waitForAddr returns the address the server logged it listens on; done
+// reports the server's end, which fails the test before it listened.
+func waitForAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+	t.Helper()
+	deadline := time.After(startTimeout)
+	for {
+		if line := listeningLine(t, logs); line != nil {
+			addr, _ := line["addr"].(string)
+			return addr
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the server ended before listening: %v\n%s", err, logs.String())
+		case <-deadline:
+			t.Fatalf("no listening line in the log after %s:\n%s", startTimeout, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// inProcess is run, running in a goroutine of the test.
+type inProcess struct {
+	url    string // http://host:port
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+
+	mu      sync.Mutex
+	stopped bool
+	err     error
+}
+
+// startServer runs run with vars as its environment and returns once it
+// listens. The server is stopped when the test ends if the test did not.
+func startServer(t *testing.T, vars map[string]string) *inProcess {
+	t.Helper()
+	s := startServerAsync(t, vars)
+	s.url = "http://" + waitForAddr(t, s.stderr, s.done)
+	return s
+}
+
+// startServerAsync starts run and returns at once, url unset.
+func startServerAsync(t *testing.T, vars map[string]string) *inProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &inProcess{stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- run(ctx, nil, env(vars), io.Discard, s.stderr) }()
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("at the test's end, the server: %v", err)
+		}
+	})
+	return s
+}
+
+// errNotStopped is what stop returns when run did not return in time.
+var errNotStopped = fmt.Errorf("run did not return within %s of the cancel", stopTimeout)
+
+// stop cancels the server's context, as SIGTERM does, and returns what run
+// returned, or errNotStopped.
+func (s *inProcess) stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return s.err
+	}
+	s.cancel()
+	select {
+	case s.err = <-s.done:
+		s.stopped = true
+		return s.err
+	case <-time.After(stopTimeout):
+		return errNotStopped
+	}
+}
+
+// client calls the API and keeps every response it saw, for the test to
+// look for secrets in them.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+	seen  *syncBuffer
+}
+
+func newClient(t *testing.T, base, token string) *client {
+	return &client{t: t, base: base, token: token, seen: &syncBuffer{}}
+}
+
+// response is a finished API call.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (c *client) do(method, path, contentType, body string) response {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read the body: %v", method, path, err)
+	}
+	fmt.Fprintf(c.seen, "%s %s -> %s\n", method, path, resp.Status)
+	_ = resp.Header.Write(c.seen)
+	c.seen.Write(b)
+	c.seen.Write([]byte("\n"))
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (c *client) get(path string) response { return c.do(http.MethodGet, path, "", "") }
+
+// submit posts a scan of image; query is appended to /scan as is.
+func (c *client) submit(image, query string) response {
+	c.t.Helper()
+	body, _ := json.Marshal(map[string]string{"image": image})
+	return c.do(http.MethodPost, "/scan"+query, "application/json", string(body))
+}
+
+// record decodes a response holding one scan record.
+func (r response) record(t *testing.T) scan.Record {
+	t.Helper()
+	var rec scan.Record
+	if err := json.Unmarshal(r.body, &rec); err != nil {
+		t.Fatalf("response %d %s is not a record: %v", r.status, r.body, err)
+	}
+	return rec
+}
+
+// listAll returns every record through GET /scan?limit=100.
+func (c *client) listAll() []scan.Record {
+	c.t.Helper()
+	r := c.get("/scan?limit=100")
+	if r.status != http.StatusOK {
+		c.t.Fatalf("GET /scan: %d %s", r.status, r.body)
+	}
+	var page struct {
+		Scans      []scan.Record `json:"scans"`
+		NextCursor string        `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		c.t.Fatalf("GET /scan: %v", err)
+	}
+	if page.NextCursor != "" {
+		c.t.Fatalf("GET /scan?limit=100 has more pages; the tests use fewer scans")
+	}
+	return page.Scans
+}
+
+// waitHealthy polls /healthz until it answers 200.
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz never answered 200 (last error: %v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// analyticsPeer is the analytics server the service talks to: the emulator,
+// behind a real HTTP server, wrapped so that registrations can be held for
+// a while (as a slow server would) and counted as they arrive, before the
+// emulator answers (or not, when the caller goes away meanwhile).
+type analyticsPeer struct {
+	emu *emulator.Server
+	url string // base URL, without /api/v1
+
+	delay time.Duration
+
+	mu       sync.Mutex
+	arrivals map[string]int // register requests by git-sha
+	total    int
+}
+
+func newAnalyticsPeer(t *testing.T, s secrets, delay time.Duration) *analyticsPeer {
+	t.Helper()
+	p := &analyticsPeer{
+		emu:      emulator.New(emulator.Config{Token: s.analyticsToken, ThreeScaleSecret: s.threeScale}),
+		delay:    delay,
+		arrivals: map[string]int{},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+func (p *analyticsPeer) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/register") {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var reg emulator.Registration
+		_ = json.Unmarshal(body, &reg) // the emulator judges the body
+		p.mu.Lock()
+		p.arrivals[reg.GitSHA]++
+		p.total++
+		p.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if p.delay > 0 {
+			timer := time.NewTimer(p.delay)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-r.Context().Done():
+				return // the scanner went away (shut down or killed)
+			}
+		}
+	}
+	p.emu.ServeHTTP(w, r)
+}
+
+// arrived returns how many register requests have arrived, and by git-sha.
+func (p *analyticsPeer) arrived() (int, map[string]int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	by := make(map[string]int, len(p.arrivals))
+	for k, v := range p.arrivals {
+		by[k] = v
+	}
+	return p.total, by
+}
+
+// waitArrivals polls until at least n register requests have arrived.
+func (p *analyticsPeer) waitArrivals(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if got, _ := p.arrived(); got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			got, _ := p.arrived()
+			t.Fatalf("%d register requests arrived within %s, want %d", got, timeout, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testImage is a labelled image built on the test daemon.
+type testImage struct {
+	name   string // repository:tag
+	id     string // sha256:...
+	labels map[string]string
+}
+
+// buildImage builds a FROM-scratch image whose labels register repository
+// git-url at sha; labels listed in drop are left out.
+func buildImage(t testing.TB, d *dockertest.Daemon, prefix, sha string, drop ...string) testImage {
+	t.Helper()
+	repo := dockertest.UniqueName(prefix)
+	labels := map[string]string{
+		scan.LabelGitURL:   "https://github.com/example/" + repo,
+		scan.LabelGitSHA:   sha,
+		scan.LabelEmailIDs: "dev@example.org,ops@example.org",
+	}
+	for _, l := range drop {
+		delete(labels, l)
+	}
+	name := repo + ":1.0"
+	return testImage{name: name, id: d.BuildLabelled(t, name, labels), labels: labels}
+}
+
+// buildImages builds one image per git-sha, all at once: the daemon takes
+// about two seconds per build however small, but runs builds side by side.
+func buildImages(t *testing.T, d *dockertest.Daemon, prefix string, shas []string) []testImage {
+	t.Helper()
+	images := make([]testImage, len(shas))
+	var wg sync.WaitGroup
+	for i, sha := range shas {
+		wg.Go(func() { images[i] = buildImage(goroutineTB{t}, d, prefix, sha) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return images
+}
+
+// goroutineTB lets code written for a test's own goroutine run on another:
+// a fatal failure marks the test failed and ends only that goroutine,
+// since FailNow may only be called from the test's goroutine. Errorf,
+// Cleanup and Helper are safe from any goroutine.
+type goroutineTB struct{ testing.TB }
+
+func (g goroutineTB) Fatal(args ...any) {
+	g.TB.Error(args...)
+	runtime.Goexit()
+}
+
+func (g goroutineTB) Fatalf(format string, args ...any) {
+	g.TB.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (g goroutineTB) FailNow() {
+	g.TB.Fail()
+	runtime.Goexit()
+}
+
+// postgresSchemaURL creates a schema for the test on the PostgreSQL named by
+// SCANNER_TEST_POSTGRES_URL and returns a URL whose connections use it; the
+// schema is dropped when the test ends. Without the variable the test is
+// skipped, or fails in CI. (The approach of internal/store's tests.)
+func postgresSchemaURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv(postgresURLEnv)
+	if base == "" {
+		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", postgresURLEnv))
+	}
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = admin.PingContext(ctx)
+		cancel()
+		if err != nil {
+			_ = admin.Close()
+		}
+	}
+	dockertest.RequireDependency(t, "PostgreSQL", err)
+	schema := "server_test_" + randomHex(6)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	// Registered before the servers' cleanups, so it runs after them:
+	// the schema is dropped once nothing uses it.
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", postgresURLEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// serverVars is the environment of a server talking to peer with s's
+// credentials, on a SQLite database in a fresh directory unless databaseURL
+// is set. extra overrides or adds variables.
+func serverVars(t *testing.T, s secrets, peer *analyticsPeer, databaseURL string, extra map[string]string) map[string]string {
+	vars := map[string]string{
+		"SCANNER_ADDR":                    "127.0.0.1:0",
+		"SCANNER_DATA_DIR":                t.TempDir(),
+		"SCANNER_DATABASE_URL":            databaseURL,
+		"SCANNER_ANALYTICS_URL":           peer.url + "/api/v1",
+		"SCANNER_ANALYTICS_TOKEN":         s.analyticsToken,
+		"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale,
+		"SCANNER_API_TOKEN":               s.apiToken,
+		"SCANNER_RETRY_BASE":              "100ms",
+		"SCANNER_SHUTDOWN_TIMEOUT":        "10s",
+		// Debug logs the most, so the secret checks cover the most.
+		"SCANNER_LOG_LEVEL": "debug",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return vars
+}
+
+// waitFinal polls GET /scan until every one of want (by id) is final and
+// returns the records by id.
+func waitFinal(t *testing.T, c *client, want []string, timeout time.Duration) map[string]scan.Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		byID := map[string]scan.Record{}
+		for _, rec := range c.listAll() {
+			byID[rec.ID] = rec
+		}
+		pending := 0
+		for _, id := range want {
+			if rec, ok := byID[id]; !ok || !rec.Status.Final() {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return byID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d scans not final after %s: %v", pending, len(want), timeout, byID)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// submitNoFatal is submit for other goroutines than the test's: a failure
+// is a response with status 0 and the error as body.
+func (c *client) submitNoFatal(image, query string) response {
+	body, _ := json.Marshal(map[string]string{"image": image})
+	req, err := http.NewRequest(http.MethodPost, c.base+"/scan"+query, bytes.NewReader(body))
+	if err != nil {
+		return response{body: []byte(err.Error())}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{body: []byte(err.Error())}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{body: []byte(err.Error())}
+	}
+	c.seen.Write(b)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}

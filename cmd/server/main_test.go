@@ -1,0 +1,302 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHelpListsEveryVariable derives the variables from config's env tags,
+// so that a field added without its line in the table fails here.
+func TestHelpListsEveryVariable(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		t.Run(arg, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			if err := run(t.Context(), []string{arg}, env(nil), &stdout, &stderr); err != nil {
+				t.Fatalf("run %s: %v", arg, err)
+			}
+			out := stdout.String()
+			for _, want := range []string{"Usage:", "server healthcheck [URL]", "--version", "DOCKER_HOST", "VARIABLE"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("help lacks %q:\n%s", want, out)
+				}
+			}
+			ty := reflect.TypeFor[config]()
+			for i := range ty.NumField() {
+				f := ty.Field(i)
+				tag := f.Tag.Get("env")
+				if tag == "" {
+					t.Errorf("field %s has no env tag", f.Name)
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				def := "-"
+				if _, d, ok := strings.Cut(opts, "default="); ok {
+					def = d
+				}
+				// One line: the variable, its default, then its meaning.
+				line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(envPrefix+name) + ` +` + regexp.QuoteMeta(def) + ` +\S`)
+				if !line.MatchString(out) {
+					t.Errorf("help has no line %q with default %q:\n%s", envPrefix+name, def, out)
+				}
+			}
+			if stderr.String() != "" {
+				t.Errorf("help wrote to stderr: %s", stderr.String())
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if err := run(t.Context(), []string{"--version"}, env(nil), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stdout.String(), "server "+version+"\n"; got != want {
+		t.Errorf("--version printed %q, want %q", got, want)
+	}
+}
+
+func TestUnknownArgumentIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{{"serve"}, {"--port=8080"}} {
+		t.Run(args[0], func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(t.Context(), args, env(nil), &stdout, &stderr)
+			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0]) {
+				t.Errorf("run %v returned %v, want a usage error naming the argument", args, err)
+			}
+			if !strings.Contains(stderr.String(), "Usage:") || stdout.String() != "" {
+				t.Errorf("want the usage on stderr only; stdout %q, stderr %q", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+// TestConfigurationErrors runs the server with each bad variable on an
+// address that is already taken: the configuration error, not the bind
+// failure, must come back, which shows that it is found before anything is
+// opened.
+func TestConfigurationErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s := newSecrets()
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string // substrings
+	}{
+		{"no workers", map[string]string{"SCANNER_WORKERS": "0"}, []string{"SCANNER_WORKERS must be at least 1"}},
+		{"workers not a number", map[string]string{"SCANNER_WORKERS": "four"}, []string{"SCANNER_WORKERS", `"four"`}},
+		{"retention not a duration", map[string]string{"SCANNER_RETENTION": "banana"}, []string{"SCANNER_RETENTION", `"banana"`}},
+		{"analytics URL without scheme", map[string]string{"SCANNER_ANALYTICS_URL": "localhost:9000"},
+			[]string{"SCANNER_ANALYTICS_URL", "no scheme"}},
+		{"analytics URL with a password and a bad scheme", map[string]string{"SCANNER_ANALYTICS_URL": "ftp://scanner:" + s.analyticsToken + "@x"},
+			[]string{"SCANNER_ANALYTICS_URL", `"ftp"`}},
+		{"allowed server not HTTP", map[string]string{"SCANNER_ALLOWED_SERVERS": "https://ok.example,ftp://x"},
+			[]string{"SCANNER_ALLOWED_SERVERS", `"ftp"`}},
+		{"unknown log level", map[string]string{"SCANNER_LOG_LEVEL": "loud"}, []string{"SCANNER_LOG_LEVEL", `"loud"`, "debug, info, warn or error"}},
+		{"negative job timeout", map[string]string{"SCANNER_JOB_TIMEOUT": "-1s"}, []string{"SCANNER_JOB_TIMEOUT must not be negative"}},
+		{"negative shutdown timeout", map[string]string{"SCANNER_SHUTDOWN_TIMEOUT": "-5s"}, []string{"SCANNER_SHUTDOWN_TIMEOUT must not be negative"}},
+		{"wait too long", map[string]string{"SCANNER_MAX_WAIT": "1h"}, []string{"SCANNER_MAX_WAIT must be between 0 and 10m"}},
+		{"token that cannot be sent", map[string]string{"SCANNER_ANALYTICS_URL": "http://analytics.example",
+			"SCANNER_ANALYTICS_TOKEN": s.analyticsToken + "\n"}, []string{"SCANNER_ANALYTICS_TOKEN", "control character"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{
+				"SCANNER_ADDR":                    taken.Addr().String(),
+				"SCANNER_DATA_DIR":                t.TempDir(),
+				"SCANNER_ANALYTICS_TOKEN":         s.analyticsToken,
+				"SCANNER_API_TOKEN":               s.apiToken,
+				"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale,
+			}
+			for k, v := range tt.env {
+				vars[k] = v
+			}
+			var stdout, stderr syncBuffer
+			start := time.Now()
+			err := run(t.Context(), nil, env(vars), &stdout, &stderr)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatal("run returned nil")
+			}
+			if !strings.HasPrefix(err.Error(), "configuration: ") || errors.Is(err, errUsage) {
+				t.Errorf("run returned %q, want a configuration error (not a usage error)", err)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			if took > 2*time.Second {
+				t.Errorf("run took %s to refuse the configuration", took)
+			}
+			if line := listeningLine(t, &stderr); line != nil {
+				t.Errorf("the server logged that it listens: %v", line)
+			}
+			s.assertAbsent(t, "the error", err.Error())
+			s.assertAbsent(t, "the log", stderr.String())
+		})
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	want := config{
+		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
+		Workers: 4, MaxAttempts: 5, RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute,
+		JobTimeout: 2 * time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
+		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"unset", nil},
+		// Compose files and Helm charts pass empty values for unset ones.
+		{"empty counts as unset", map[string]string{"SCANNER_ADDR": "", "SCANNER_WORKERS": "", "SCANNER_RETENTION": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadConfig(t.Context(), env(tt.env))
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("loadConfig = %+v, %v; want %+v", got, err, want)
+			}
+		})
+	}
+	got, err := loadConfig(t.Context(), env(map[string]string{
+		"SCANNER_ALLOWED_SERVERS": "https://a.example/api/v1,http://b.example",
+		"SCANNER_WORKERS":         "8",
+		"SCANNER_JOB_TIMEOUT":     "45s",
+	}))
+	if err != nil || got.Workers != 8 || got.JobTimeout != 45*time.Second ||
+		!reflect.DeepEqual(got.AllowedServers, []string{"https://a.example/api/v1", "http://b.example"}) {
+		t.Errorf("loadConfig of set variables = %+v, %v", got, err)
+	}
+}
+
+// TestBindFailure: an address in use is the commonest start-up failure;
+// it must be reported at once and name the address.
+func TestBindFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var stdout, stderr syncBuffer
+	start := time.Now()
+	err = run(t.Context(), nil, env(map[string]string{
+		"SCANNER_ADDR":     taken.Addr().String(),
+		"SCANNER_DATA_DIR": t.TempDir(),
+	}), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("run on a taken address returned %v, want an error naming %s and 'address already in use'", err, taken.Addr())
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("run took %s to report the taken address", took)
+	}
+}
+
+// TestDatabaseUnreachable: a database that refuses connections fails the
+// start promptly, and the error does not show the URL's password.
+func TestDatabaseUnreachable(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close() // nothing listens there now
+	password := "pg-pass-" + randomHex(8)
+
+	var stdout, stderr syncBuffer
+	start := time.Now()
+	err = run(t.Context(), nil, env(map[string]string{
+		"SCANNER_ADDR":         "127.0.0.1:0",
+		"SCANNER_DATABASE_URL": "postgres://scanner:" + password + "@" + addr + "/scanner?sslmode=disable",
+	}), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "open store") {
+		t.Fatalf("run with an unreachable database returned %v, want an 'open store' error", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("run took %s to give up on a database that refuses connections", took)
+	}
+	if strings.Contains(err.Error(), password) || strings.Contains(stderr.String(), password) {
+		t.Errorf("the database password appears in the error or the log: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestHealthzURL(t *testing.T) {
+	tests := map[string]string{
+		":8080":          "http://127.0.0.1:8080/healthz",
+		"0.0.0.0:9090":   "http://127.0.0.1:9090/healthz",
+		"[::]:8080":      "http://127.0.0.1:8080/healthz",
+		"127.0.0.1:9001": "http://127.0.0.1:9001/healthz",
+		"[::1]:9000":     "http://[::1]:9000/healthz",
+		"scanner:8080":   "http://scanner:8080/healthz",
+	}
+	for addr, want := range tests {
+		if got, err := healthzURL(addr); err != nil || got != want {
+			t.Errorf("healthzURL(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	if _, err := healthzURL("8080"); err == nil || !strings.Contains(err.Error(), `SCANNER_ADDR="8080"`) {
+		t.Errorf("healthzURL(\"8080\") returned %v, want an error naming SCANNER_ADDR", err)
+	}
+}
+
+// TestHealthcheck runs `server healthcheck` against a real HTTP server that
+// answers /healthz as told; the running server's case is in TestEndToEnd.
+func TestHealthcheck(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer peer.Close()
+	addr := strings.TrimPrefix(peer.URL, "http://")
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantErr   string // substring; "" means nil
+		wantUsage bool
+	}{
+		{name: "given URL", args: []string{peer.URL + "/healthz"}},
+		{name: "URL from SCANNER_ADDR", env: map[string]string{"SCANNER_ADDR": addr}},
+		{name: "a URL answering 404", args: []string{peer.URL + "/nowhere"}, wantErr: "answered 404"},
+		{name: "nothing listening", args: []string{"http://" + closedAddr + "/healthz"}, wantErr: "connection refused"},
+		{name: "default address when none listens", env: map[string]string{"SCANNER_ADDR": closedAddr}, wantErr: closedAddr},
+		{name: "bad SCANNER_ADDR", env: map[string]string{"SCANNER_ADDR": "8080"}, wantErr: "SCANNER_ADDR"},
+		{name: "two URLs", args: []string{peer.URL, peer.URL}, wantErr: "one URL", wantUsage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			err := run(t.Context(), append([]string{"healthcheck"}, tt.args...), env(tt.env), &stdout, &stderr)
+			switch {
+			case tt.wantErr == "" && (err != nil || stdout.String() != "ok\n"):
+				t.Errorf("healthcheck returned %v and printed %q, want nil and ok", err, stdout.String())
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("healthcheck returned %v, want an error containing %q", err, tt.wantErr)
+			case errors.Is(err, errUsage) != tt.wantUsage:
+				t.Errorf("healthcheck returned %v; usage error: %t, want %t", err, errors.Is(err, errUsage), tt.wantUsage)
+			}
+		})
+	}
+}
