@@ -108,6 +108,11 @@ func TestConfigurationErrors(t *testing.T) {
 		{"negative job timeout", map[string]string{"SCANNER_JOB_TIMEOUT": "-1s"}, []string{"SCANNER_JOB_TIMEOUT must not be negative"}},
 		{"negative shutdown timeout", map[string]string{"SCANNER_SHUTDOWN_TIMEOUT": "-5s"}, []string{"SCANNER_SHUTDOWN_TIMEOUT must not be negative"}},
 		{"wait too long", map[string]string{"SCANNER_MAX_WAIT": "1h"}, []string{"SCANNER_MAX_WAIT must be between 0 and 10m"}},
+		// Such a credential could be sent with no request: every scan
+		// would fail. The error must not quote it.
+		{"3scale secret with a NUL", map[string]string{"SCANNER_ANALYTICS_URL": "http://127.0.0.1:1/api/v1",
+			"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale + "\x00"},
+			[]string{"SCANNER_ANALYTICS_3SCALE_SECRET", "control character"}},
 		{"token that cannot be sent", map[string]string{"SCANNER_ANALYTICS_URL": "http://analytics.example",
 			"SCANNER_ANALYTICS_TOKEN": s.analyticsToken + "\n"}, []string{"SCANNER_ANALYTICS_TOKEN", "control character"}},
 	}
