@@ -213,9 +213,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func logStart(log zerolog.Logger, cfg config, addr string) {
+	// Only the kind of a PostgreSQL URL is shown: the URL may hold a
+	// password. A sqlite: URL is a file path.
 	db := "sqlite (" + cfg.DataDir + ")"
-	if cfg.DatabaseURL != "" {
+	switch {
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
 		db = "postgresql"
+	case cfg.DatabaseURL != "":
+		db = "sqlite (" + cfg.DatabaseURL + ")"
 	}
 	log.Info().
 		Str("version", version).
