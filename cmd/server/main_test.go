@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -303,5 +305,25 @@ func TestHealthcheck(t *testing.T) {
 				t.Errorf("healthcheck returned %v; usage error: %t, want %t", err, errors.Is(err, errUsage), tt.wantUsage)
 			}
 		})
+	}
+}
+
+// TestSQLiteDatabaseURL: SCANNER_DATABASE_URL may name a SQLite file
+// instead of a PostgreSQL server; the server must use that file and say so.
+func TestSQLiteDatabaseURL(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "elsewhere", "scans.db")
+	srv := startServer(t, map[string]string{
+		"SCANNER_ADDR":         "127.0.0.1:0",
+		"SCANNER_DATA_DIR":     t.TempDir(),
+		"SCANNER_DATABASE_URL": "sqlite:" + file,
+	})
+	if db, _ := listeningLine(t, srv.stderr)["database"].(string); !strings.HasPrefix(db, "sqlite") || !strings.Contains(db, file) {
+		t.Errorf("the listening line says database %q, want sqlite and %s", db, file)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("the database file: %v", err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Error(err)
 	}
 }
