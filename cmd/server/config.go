@@ -80,8 +80,11 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 		return c, fmt.Errorf("configuration: %sMAX_ATTEMPTS must be at least 1", envPrefix)
 	case c.MaxQueueDepth < 1:
 		return c, fmt.Errorf("configuration: %sMAX_QUEUE_DEPTH must be at least 1", envPrefix)
-	case c.MaxWait < 0 || c.MaxWait > 10*time.Minute:
-		return c, fmt.Errorf("configuration: %sMAX_WAIT must be between 0 and 10m", envPrefix)
+	case c.MaxWait <= 0 || c.MaxWait > 10*time.Minute:
+		// Not 0 either: the API would read it as its default of 60s
+		// while the HTTP server's write timeout, MAX_WAIT + 30s, would
+		// cut such waits at 30s.
+		return c, fmt.Errorf("configuration: %sMAX_WAIT must be more than 0 and at most 10m", envPrefix)
 	}
 	// A negative JOB_TIMEOUT would mean no timeout to River while its
 	// rescuer still deemed a scan running for 30 s dead and ran it again;
