@@ -109,7 +109,8 @@ func TestConfigurationErrors(t *testing.T) {
 		{"unknown log level", map[string]string{"SCANNER_LOG_LEVEL": "loud"}, []string{"SCANNER_LOG_LEVEL", `"loud"`, "debug, info, warn or error"}},
 		{"negative job timeout", map[string]string{"SCANNER_JOB_TIMEOUT": "-1s"}, []string{"SCANNER_JOB_TIMEOUT must not be negative"}},
 		{"negative shutdown timeout", map[string]string{"SCANNER_SHUTDOWN_TIMEOUT": "-5s"}, []string{"SCANNER_SHUTDOWN_TIMEOUT must not be negative"}},
-		{"wait too long", map[string]string{"SCANNER_MAX_WAIT": "1h"}, []string{"SCANNER_MAX_WAIT must be between 0 and 10m"}},
+		{"wait too long", map[string]string{"SCANNER_MAX_WAIT": "1h"}, []string{"SCANNER_MAX_WAIT must be more than 0 and at most 10m"}},
+		{"no wait", map[string]string{"SCANNER_MAX_WAIT": "0s"}, []string{"SCANNER_MAX_WAIT must be more than 0 and at most 10m"}},
 		// Such a credential could be sent with no request: every scan
 		// would fail. The error must not quote it.
 		{"3scale secret with a NUL", map[string]string{"SCANNER_ANALYTICS_URL": "http://127.0.0.1:1/api/v1",
