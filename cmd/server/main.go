@@ -119,9 +119,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn().Msg(envPrefix + "ANALYTICS_URL is not set: scans will fail until it is")
 	}
 
+	dataDir := cfg.DataDir
+	if cfg.DatabaseURL != "" {
+		// DATA_DIR only holds the default SQLite database; the store would
+		// create it all the same, failing where the working directory is
+		// not writable.
+		dataDir = ""
+	}
 	st, err := store.Open(ctx, store.Config{
 		DatabaseURL:   cfg.DatabaseURL,
-		DataDir:       cfg.DataDir,
+		DataDir:       dataDir,
 		Workers:       cfg.Workers,
 		MaxAttempts:   cfg.MaxAttempts,
 		RetryBase:     cfg.RetryBase,
