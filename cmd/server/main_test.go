@@ -229,6 +229,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	start := time.Now()
 	err = run(t.Context(), nil, env(map[string]string{
 		"SCANNER_ADDR":         "127.0.0.1:0",
+		"SCANNER_DATA_DIR":     t.TempDir(),
 		"SCANNER_DATABASE_URL": "postgres://scanner:" + password + "@" + addr + "/scanner?sslmode=disable",
 	}), &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "open store") {
@@ -310,12 +311,14 @@ func TestHealthcheck(t *testing.T) {
 }
 
 // TestSQLiteDatabaseURL: SCANNER_DATABASE_URL may name a SQLite file
-// instead of a PostgreSQL server; the server must use that file and say so.
+// instead of a PostgreSQL server; the server must use that file, say so,
+// and leave SCANNER_DATA_DIR alone (it may not be writable).
 func TestSQLiteDatabaseURL(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "elsewhere", "scans.db")
+	unused := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, map[string]string{
 		"SCANNER_ADDR":         "127.0.0.1:0",
-		"SCANNER_DATA_DIR":     t.TempDir(),
+		"SCANNER_DATA_DIR":     unused,
 		"SCANNER_DATABASE_URL": "sqlite:" + file,
 	})
 	if db, _ := listeningLine(t, srv.stderr)["database"].(string); !strings.HasPrefix(db, "sqlite") || !strings.Contains(db, file) {
@@ -323,6 +326,9 @@ func TestSQLiteDatabaseURL(t *testing.T) {
 	}
 	if _, err := os.Stat(file); err != nil {
 		t.Errorf("the database file: %v", err)
+	}
+	if _, err := os.Stat(unused); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("SCANNER_DATA_DIR was created (%v) although the database is elsewhere", err)
 	}
 	if err := srv.stop(); err != nil {
 		t.Error(err)
