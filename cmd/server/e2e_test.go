@@ -155,7 +155,11 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		if err := srv.stop(); err != nil {
 			t.Errorf("after the cancel: %v, want run to return nil", err)
 		}
-		t.Logf("run returned %s after the cancel", time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		if took > shutdownTimeout {
+			t.Errorf("run returned %s after the cancel, more than SCANNER_SHUTDOWN_TIMEOUT (%s)", took, shutdownTimeout)
+		}
+		t.Logf("run returned %s after the cancel", took.Round(time.Millisecond))
 		if err := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, env(nil), &hcOut, &hcOut); err == nil {
 			t.Error("healthcheck of the stopped server returned nil")
 		}

@@ -36,6 +36,10 @@ const (
 	stopTimeout  = 15 * time.Second
 )
 
+// shutdownTimeout is the servers' SCANNER_SHUTDOWN_TIMEOUT unless a test
+// sets its own; below stopTimeout, so that a server overrunning it fails.
+const shutdownTimeout = 10 * time.Second
+
 // syncBuffer is a bytes.Buffer that the server's goroutines (or a child
 // process's output copier) may write to while the test reads it.
 type syncBuffer struct {
@@ -502,7 +506,7 @@ func serverVars(t *testing.T, s secrets, peer *analyticsPeer, databaseURL string
 		"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale,
 		"SCANNER_API_TOKEN":               s.apiToken,
 		"SCANNER_RETRY_BASE":              "100ms",
-		"SCANNER_SHUTDOWN_TIMEOUT":        "10s",
+		"SCANNER_SHUTDOWN_TIMEOUT":        shutdownTimeout.String(),
 		// Debug logs the most, so the secret checks cover the most.
 		"SCANNER_LOG_LEVEL": "debug",
 	}
