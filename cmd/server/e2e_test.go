@@ -11,6 +11,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -23,7 +24,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			databaseURL := ""
 			if backend == "postgres" {
-				databaseURL = postgresSchemaURL(t)
+				databaseURL = pgtest.SchemaURL(t, "server_test")
 			}
 			testEndToEnd(t, databaseURL)
 		})
@@ -247,7 +248,7 @@ func TestShutdownLetsRunningScanFinish(t *testing.T) {
 func TestReplicasShareOnePostgres(t *testing.T) {
 	t.Parallel()
 	const n = 20
-	databaseURL := postgresSchemaURL(t)
+	databaseURL := pgtest.SchemaURL(t, "server_test")
 	d := dockertest.New(t)
 	shas := make([]string, n)
 	for i := range shas {

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,10 +20,6 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
-
-// postgresURLEnv names the PostgreSQL the tests use; CI sets it. Each test
-// gets a schema of its own there, River's tables included.
-const postgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
 
 // startTimeout bounds a server's start-up (migrations included) and
 // stopTimeout its return after ctx is canceled: generous for a loaded CI
@@ -448,49 +441,6 @@ func (g goroutineTB) Fatalf(format string, args ...any) {
 func (g goroutineTB) FailNow() {
 	g.TB.Fail()
 	runtime.Goexit()
-}
-
-// postgresSchemaURL creates a schema for the test on the PostgreSQL named by
-// SCANNER_TEST_POSTGRES_URL and returns a URL whose connections use it; the
-// schema is dropped when the test ends. Without the variable the test is
-// skipped, or fails in CI. (The approach of internal/store's tests.)
-func postgresSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(postgresURLEnv)
-	if base == "" {
-		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", postgresURLEnv))
-	}
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-		if err != nil {
-			_ = admin.Close()
-		}
-	}
-	dockertest.RequireDependency(t, "PostgreSQL", err)
-	schema := "server_test_" + randomHex(6)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	// Registered before the servers' cleanups, so it runs after them:
-	// the schema is dropped once nothing uses it.
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", postgresURLEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // serverVars is the environment of a server talking to peer with s's

@@ -9,13 +9,11 @@ package api_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -30,13 +28,10 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/store"
 )
-
-// postgresURLEnv names the PostgreSQL the tests may use; each test gets a
-// schema of its own there.
-const postgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
 
 // waitParam is the ?wait= of these tests: the API's maximum, so that a slow
 // machine does not turn into a flaky test.
@@ -118,7 +113,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		Log:                 newLogger(env.logs),
 	}
 	if backend == "postgres" {
-		cfg.DatabaseURL = postgresSchemaURL(t)
+		cfg.DatabaseURL = pgtest.SchemaURL(t, "api_test")
 	}
 	if opts.store != nil {
 		opts.store(&cfg)
@@ -158,41 +153,6 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		}
 	})
 	return env
-}
-
-// postgresSchemaURL creates a schema for the test and returns a URL whose
-// connections use it; the schema is dropped when the test ends.
-func postgresSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(postgresURLEnv)
-	if base == "" {
-		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", postgresURLEnv))
-	}
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	dockertest.RequireDependency(t, "PostgreSQL", err)
-	schema := "api_test_" + randomHex(6)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", postgresURLEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func randomHex(n int) string {

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,15 +17,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
-	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
-
-// postgresURLEnv names the PostgreSQL the tests use; each test gets a
-// schema of its own there, River's tables included.
-const postgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
 
 // waitTimeout bounds every wait for a scan in these tests: generous for a
 // loaded CI machine, while a hang still fails in reasonable time.
@@ -73,7 +66,7 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		logs:    &logBuffer{t: t},
 	}
 	if backend == "postgres" {
-		env.url = postgresSchemaURL(t)
+		env.url = pgtest.SchemaURL(t, "store_test")
 	}
 	// The emulator demands the token, so every test also checks that the
 	// scanner sends it, and the cleanup below that it never leaks.
@@ -88,41 +81,6 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		}
 	})
 	return env
-}
-
-// postgresSchemaURL creates a schema for the test and returns a URL whose
-// connections use it; the schema is dropped when the test ends.
-func postgresSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(postgresURLEnv)
-	if base == "" {
-		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", postgresURLEnv))
-	}
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	dockertest.RequireDependency(t, "PostgreSQL", err)
-	schema := "store_test_" + randomHex(6)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", postgresURLEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func randomHex(n int) string {
