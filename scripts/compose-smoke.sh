@@ -12,6 +12,8 @@
 #     is reported to the emulator's scanner-error;
 #   - /readyz, /metrics and /openapi.yaml answer;
 #   - the scan records survive a restart of the scanner (named volume);
+#   - with the "postgres" profile, scanner-pg scans with its queue in
+#     PostgreSQL (see SMOKE_POSTGRES);
 #   - no container restarted behind our back.
 # On any failure it prints the stack's state and logs and exits non-zero.
 # Whatever happens, it takes the stack down with its volumes and removes the
@@ -23,8 +25,13 @@
 #   SCANNER_IMAGE  tag the stack builds and runs (default analytics-scanner:dev)
 #   COMPOSE        compose command (default: `docker compose` when it works,
 #                  else `docker-compose`)
-#   SMOKE_TIMEOUT  seconds to wait for the services to become healthy (120)
-#   SCANNER_PORT, ANALYTICS_PORT
+#   SMOKE_TIMEOUT  seconds to wait for each service to become healthy (120)
+#   SMOKE_POSTGRES 1: test the postgres profile too; 0: skip it; unset: test
+#                  it when POSTGRES_IMAGE is set or a stand-in for postgres:15
+#                  can be made from the host's PostgreSQL 15 (as root)
+#   POSTGRES_IMAGE image of the postgres service; unset: the stand-in
+#                  local/postgres:15-standin, made when missing
+#   SCANNER_PORT, SCANNER_PG_PORT, ANALYTICS_PORT
 #                  host ports (default: free ones picked at random)
 set -euo pipefail
 
@@ -92,20 +99,30 @@ export ANALYTICS_TOKEN="" SCANNER_API_TOKEN="" SCANNER_LOG_LEVEL=info
 port_is_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+picked_ports=" "
+# pick_port VAR sets VAR, unless it is set already, to a free port that no
+# other VAR got.
 pick_port() {
-	local port
-	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 10000))
-		if [[ $port != "${SCANNER_PORT:-}" ]] && port_is_free "$port"; then
-			echo "$port"
-			return 0
-		fi
-	done
-	fail "no free port found"
+	local var=$1 port
+	if [[ -z ${!var:-} ]]; then
+		for _ in $(seq 50); do
+			port=$((20000 + RANDOM % 10000))
+			if [[ $picked_ports != *" $port "* ]] && port_is_free "$port"; then
+				break
+			fi
+			port=""
+		done
+		[[ -n $port ]] || fail "no free port found for $var"
+		printf -v "$var" '%s' "$port"
+	fi
+	picked_ports+="${!var} "
+	export "${var?}"
 }
-export SCANNER_PORT=${SCANNER_PORT:-$(pick_port)}
-export ANALYTICS_PORT=${ANALYTICS_PORT:-$(pick_port)}
+pick_port SCANNER_PORT
+pick_port SCANNER_PG_PORT
+pick_port ANALYTICS_PORT
 scanner_url=http://127.0.0.1:$SCANNER_PORT
+scanner_pg_url=http://127.0.0.1:$SCANNER_PG_PORT
 analytics_url=http://127.0.0.1:$ANALYTICS_PORT
 
 compose() { "${compose_cmd[@]}" "$@"; }
@@ -147,9 +164,105 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# --- the postgres profile ------------------------------------------------------
+
+# postgres_standin TAG makes a stand-in for the official postgres:15 image,
+# which cannot be pulled where there is no registry: the host's PostgreSQL 15
+# (which .ci/run installs for the Go tests) with the libraries it loads, a
+# static busybox for the entrypoint's shell, and an entrypoint that honours
+# the official image's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and data
+# directory, so that docker-compose.yml runs it unchanged. Kept once made,
+# like local/golang; FORCE=1 remakes it.
+postgres_standin() {
+	local tag=$1 pg=/usr/lib/postgresql/15 root lib
+	if [[ ${FORCE:-0} != 1 ]] && docker image inspect "$tag" >/dev/null 2>&1; then
+		log "$tag exists already"
+		return 0
+	fi
+	"$here/ensure-packages.sh" postgresql busybox-static
+	root=$(mktemp -d "$work/postgres-standin.XXXXXX")/rootfs
+	mkdir -p "$root"/{bin,etc,tmp,usr/local/bin,var/run/postgresql,var/lib/postgresql/data}
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in sh cat echo printf rm; do
+		ln -s busybox "$root/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
+	# The binaries, their data and the time zones they were built against
+	# (--with-system-tzdata), then every library the binaries load.
+	tar -C / -cf - --exclude="${pg#/}/lib/bitcode" "${pg#/}" usr/share/postgresql/15 usr/share/zoneinfo |
+		tar -C "$root" -xf -
+	while read -r lib; do
+		cp -L --parents "$lib" "$root/"
+	done < <(ldd "$pg/bin/postgres" "$pg/bin/initdb" "$pg/bin/pg_isready" |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u)
+	cat >"$root/usr/local/bin/docker-entrypoint.sh" <<'ENTRYPOINT'
+#!/bin/sh
+# Stand-in for the official image's entrypoint, for its variables only.
+set -e
+user=${POSTGRES_USER:-postgres}
+db=${POSTGRES_DB:-$user}
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+	printf '%s\n' "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}" >/tmp/pwfile
+	initdb -D "$PGDATA" -U "$user" --pwfile=/tmp/pwfile --auth-local=trust \
+		--auth-host=scram-sha-256 --encoding=UTF8 --locale=C >/tmp/initdb.log 2>&1 ||
+		{ cat /tmp/initdb.log; exit 1; }
+	rm -f /tmp/pwfile
+	echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+	if [ "$db" != postgres ]; then
+		echo "CREATE DATABASE \"$db\";" | postgres --single -D "$PGDATA" -j postgres >/dev/null
+	fi
+	echo "initialised $PGDATA: user $user, database $db"
+fi
+exec postgres -D "$PGDATA" -c listen_addresses='*' -c unix_socket_directories=/var/run/postgresql "$@"
+ENTRYPOINT
+	chmod 0755 "$root/usr/local/bin/docker-entrypoint.sh"
+	# Directories that tar or cp made implicitly may lack search permission.
+	find "$root" -type d -exec chmod 0755 {} +
+	chmod 1777 "$root/tmp"
+	chmod 0700 "$root/var/lib/postgresql/data"
+	chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
+	tar -C "$root" --numeric-owner -cf "$root.tar" .
+	docker import \
+		--change 'USER 999:999' \
+		--change "ENV PATH=$pg/bin:/usr/local/bin:/bin" \
+		--change 'ENV PGDATA=/var/lib/postgresql/data' \
+		--change 'EXPOSE 5432' \
+		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+		--message "local stand-in for postgres:15" \
+		"$root.tar" "$tag" >/dev/null
+	rm -rf "$(dirname "$root")"
+	log "made $tag from $pg ($(docker run --rm --entrypoint postgres "$tag" --version))"
+}
+
+
+smoke_postgres=${SMOKE_POSTGRES:-}
+if [[ -z $smoke_postgres ]]; then
+	if [[ -n ${POSTGRES_IMAGE:-} ]] || { ((EUID == 0)) && [[ -x /usr/lib/postgresql/15/bin/postgres ]]; }; then
+		smoke_postgres=1
+	else
+		smoke_postgres=0
+	fi
+fi
+if ((smoke_postgres)) && [[ -z ${POSTGRES_IMAGE:-} ]]; then
+	export POSTGRES_IMAGE=local/postgres:15-standin
+	postgres_standin "$POSTGRES_IMAGE"
+fi
+services=(analytics scanner)
+if ((smoke_postgres)); then
+	compose_cmd+=(--profile postgres)
+	services=(analytics postgres scanner scanner-pg)
+fi
+
+
 log "compose: ${compose_cmd[*]} ($("${compose_cmd[@]}" version --short 2>/dev/null || echo '?'))"
 log "project $COMPOSE_PROJECT_NAME, image $SCANNER_IMAGE (builder $GO_IMAGE, git-sha $GIT_SHA)"
 log "scanner $scanner_url, analytics $analytics_url, DOCKER_GID=$DOCKER_GID"
+if ((smoke_postgres)); then
+	log "profile postgres: scanner-pg $scanner_pg_url, postgres image $POSTGRES_IMAGE"
+else
+	log "profile postgres: skipped (SMOKE_POSTGRES=0, or no POSTGRES_IMAGE and no stand-in)"
+fi
 
 # --- up ----------------------------------------------------------------------
 
@@ -194,8 +307,9 @@ wait_healthy() {
 }
 
 step "waiting for healthy services (at most ${timeout_s}s each)"
-wait_healthy analytics
-wait_healthy scanner
+for service in "${services[@]}"; do
+	wait_healthy "$service"
+done
 
 # --- test images -------------------------------------------------------------
 
@@ -307,8 +421,26 @@ http GET "$scanner_url/scan/$labelled_id"
 expect '.status == "succeeded" and .result.Successful == true' "the scan record changed over the restart"
 log "scan $labelled_id is still there after the restart"
 
+if ((smoke_postgres)); then
+	step "POST /scan?wait=30s $labelled through scanner-pg (PostgreSQL)"
+	http POST "$scanner_pg_url/scan?wait=30s" -H 'Content-Type: application/json' \
+		--data "$(jq -nc --arg image "$labelled" '{image: $image}')"
+	[[ $status == 200 ]] || expect false "POST /scan on scanner-pg answered $status, want 200 (a final scan)"
+	expect '.status == "succeeded" and .result.Successful == true' "the scan through scanner-pg did not succeed"
+	expect '.result["Server Response"].status == 200' "the scan through scanner-pg got no 200 from the analytics server"
+	pg_id=$(jq -r .id "$body")
+	http GET "$scanner_pg_url/scan/$pg_id"
+	[[ $status == 200 ]] || expect false "GET /scan/$pg_id on scanner-pg answered $status"
+	http GET "$scanner_url/scan/$pg_id"
+	[[ $status == 404 ]] || expect false "scanner (SQLite) knows scanner-pg's scan $pg_id: they share a store"
+	http GET "$analytics_url/received"
+	expect "[.requests[] | select(.registration[\"git-sha\"]? == \"$git_sha\" and .status == 200)] | length == 2" \
+		"the emulator did not receive the second registration, from scanner-pg"
+	log "scan $pg_id through scanner-pg: $(jq -c '[.requests[] | select(.registration)] | last | {status, registration}' "$body")"
+fi
+
 step "containers: user, restarts"
-for service in analytics scanner; do
+for service in "${services[@]}"; do
 	id=$(container_of "$service")
 	restarts=$(docker inspect --format '{{.RestartCount}}' "$id")
 	[[ $restarts == 0 ]] || fail "$service restarted $restarts times on its own"
