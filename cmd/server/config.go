@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"reflect"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/envconf"
 )
 
 // envPrefix prefixes every variable: SCANNER_ADDR, SCANNER_DATABASE_URL...
@@ -55,22 +52,7 @@ type config struct {
 // names the variable at fault.
 func loadConfig(ctx context.Context, getenv func(string) string) (config, error) {
 	var c config
-	err := envconfig.ProcessWith(ctx, &envconfig.Config{
-		Target: &c,
-		Lookuper: envconfig.PrefixLookuper(envPrefix, envconfig.LookuperFunc(func(key string) (string, bool) {
-			v := getenv(key)
-			return v, v != ""
-		})),
-	})
-	if err != nil {
-		// go-envconfig names the Go field ("Retention: time: invalid
-		// duration"); the operator set SCANNER_RETENTION.
-		msg := err.Error()
-		for _, v := range configVars() {
-			if rest, ok := strings.CutPrefix(msg, v.field+": "); ok {
-				return c, fmt.Errorf("configuration: %s: %s", v.name, rest)
-			}
-		}
+	if err := envconf.Load(ctx, &c, envPrefix, getenv); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	switch {
@@ -122,37 +104,11 @@ func loadConfig(ctx context.Context, getenv func(string) string) (config, error)
 	return c, nil
 }
 
-// configVar is one field of config as the environment sees it.
-type configVar struct {
-	field string // Go field name
-	name  string // variable, prefix included
-	def   string // default, "" when none
-	desc  string
-}
-
-// configVars lists config's fields in declaration order.
-func configVars() []configVar {
-	t := reflect.TypeFor[config]()
-	vars := make([]configVar, 0, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
-		v := configVar{field: f.Name, name: envPrefix + name, desc: f.Tag.Get("desc")}
-		for _, opt := range strings.Split(opts, ",") {
-			if d, ok := strings.CutPrefix(strings.TrimSpace(opt), "default="); ok {
-				v.def = d
-			}
-		}
-		vars = append(vars, v)
-	}
-	return vars
-}
-
 // defaultOf returns the default of config's field, as its env tag gives it.
 func defaultOf(field string) string {
-	for _, v := range configVars() {
-		if v.field == field {
-			return v.def
+	for _, v := range envconf.Vars(config{}, envPrefix) {
+		if v.Field == field {
+			return v.Default
 		}
 	}
 	return ""
@@ -160,15 +116,4 @@ func defaultOf(field string) string {
 
 // printConfigTable writes every variable with its default and meaning: the
 // table `server --help` shows.
-func printConfigTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	for _, v := range configVars() {
-		def := v.def
-		if def == "" {
-			def = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.name, def, v.desc)
-	}
-	_ = tw.Flush()
-}
+func printConfigTable(w io.Writer) { envconf.PrintTable(w, config{}, envPrefix) }
