@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"reflect"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/sethvargo/go-envconfig"
+	"github.com/centos-pipeline/analytics-scanner/internal/envconf"
 )
 
 // envPrefix prefixes every variable: EMULATOR_ADDR, EMULATOR_TOKEN...
@@ -19,8 +16,8 @@ const envPrefix = "EMULATOR_"
 // Its tags are the one list of names, defaults and meanings: loadConfig
 // reads them and --help prints them.
 //
-// go-envconfig reads through a lookup function, as cmd/server does, so
-// tests pass their own environment to run instead of mutating the process's.
+// It is read through getenv, as cmd/server's is, so that tests pass their
+// own environment to run instead of mutating the process's.
 type config struct {
 	Addr             string        `env:"ADDR, default=:9000" desc:"listen address"`
 	Token            string        `env:"TOKEN" desc:"accept Authorization: Bearer <token>; when this or THREESCALE_SECRET is set, register, report and scanner-error need one of them"`
@@ -29,17 +26,11 @@ type config struct {
 }
 
 // loadConfig reads the configuration through getenv. An empty variable
-// counts as unset, as it does for the project's other commands.
+// counts as unset, as it does for the project's other commands, and every
+// error names the variable at fault.
 func loadConfig(ctx context.Context, getenv func(string) string) (config, error) {
 	var c config
-	err := envconfig.ProcessWith(ctx, &envconfig.Config{
-		Target: &c,
-		Lookuper: envconfig.PrefixLookuper(envPrefix, envconfig.LookuperFunc(func(key string) (string, bool) {
-			v := getenv(key)
-			return v, v != ""
-		})),
-	})
-	if err != nil {
+	if err := envconf.Load(ctx, &c, envPrefix, getenv); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	if c.ReportDelay < 0 {
@@ -63,20 +54,4 @@ healthcheck GETs URL, by default the /readiness of EMULATOR_ADDR on
 }
 
 // printConfigTable writes every variable with its default and meaning.
-func printConfigTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	t := reflect.TypeFor[config]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("env"), ",")
-		def := "-"
-		for opt := range strings.SplitSeq(opts, ",") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(opt), "default="); ok {
-				def = v
-			}
-		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\n", envPrefix, name, def, f.Tag.Get("desc"))
-	}
-	_ = tw.Flush()
-}
+func printConfigTable(w io.Writer) { envconf.PrintTable(w, config{}, envPrefix) }

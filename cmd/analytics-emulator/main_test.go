@@ -194,7 +194,7 @@ func TestRunArguments(t *testing.T) {
 		{name: "unknown command", args: []string{"serve"}, wantErr: `unexpected arguments ["serve"]`},
 		{name: "healthcheck takes one URL", args: []string{"healthcheck", "http://a", "http://b"}, wantErr: "unexpected arguments"},
 		{name: "bad duration", env: map[string]string{"EMULATOR_REPORT_DELAY": "10"},
-			wantErr: `configuration: ReportDelay: time: missing unit in duration "10"`},
+			wantErr: `configuration: EMULATOR_REPORT_DELAY: time: missing unit in duration "10"`},
 		{name: "negative duration", env: map[string]string{"EMULATOR_REPORT_DELAY": "-1s"},
 			wantErr: "configuration: EMULATOR_REPORT_DELAY must not be negative"},
 		{name: "healthcheck of a bad address", args: []string{"healthcheck"}, env: map[string]string{"EMULATOR_ADDR": "9000"},
