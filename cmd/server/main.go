@@ -24,6 +24,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/store"
 )
@@ -342,19 +343,8 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	default:
 		return fmt.Errorf("%w: healthcheck takes one URL, not %q", errUsage, args)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+	if err := probe.Get(ctx, url, 5*time.Second); err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %d", url, resp.StatusCode)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
@@ -363,12 +353,9 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 // healthzURL is the /healthz URL of a server listening on addr: an address
 // with no host or an unspecified one is reached on 127.0.0.1.
 func healthzURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+	url, err := probe.LocalURL(addr, "/healthz")
 	if err != nil {
 		return "", fmt.Errorf("healthcheck: %sADDR=%q: %w", envPrefix, addr, err)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
+	return url, nil
 }
