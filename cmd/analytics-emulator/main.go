@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 )
 
 const (
@@ -83,30 +84,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // readinessURL is where the emulator listening on addr answers readiness,
 // seen from the same host or container.
 func readinessURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+	url, err := probe.LocalURL(addr, "/readiness")
 	if err != nil {
 		return "", fmt.Errorf("%sADDR=%q: %w", envPrefix, addr, err)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/readiness", nil
+	return url, nil
 }
 
 func healthcheck(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
+	if err := probe.Get(ctx, url, healthcheckTimeout); err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
 	}
 	return nil
 }
