@@ -12,14 +12,17 @@ const (
 	AuthThreeScale Auth = "3scale" // x-3scale-account-secret: <secret>
 )
 
-// Registration is the body of a register request.
+// Registration is the body of a register request. It repeats
+// analytics.Registration on purpose: written from the server's contract, not
+// imported from the client, it catches a wrong JSON tag in the client.
 type Registration struct {
 	GitURL   string `json:"git-url"`
 	GitSHA   string `json:"git-sha"`
 	EmailIDs string `json:"email-ids"`
 }
 
-// ErrorReport is the body of a scanner-error request.
+// ErrorReport is the body of a scanner-error request (kept apart from
+// analytics.ErrorReport for the same reason).
 type ErrorReport struct {
 	ImageName string   `json:"image-name"`
 	EmailIDs  string   `json:"email-ids"`
