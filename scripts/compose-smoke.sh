@@ -282,6 +282,25 @@ container_of() {
 	echo "$id"
 }
 
+# explain_health SERVICE CONTAINER prints the last health check's output
+# and, for a scan service, its readiness answer, which names the failing
+# dependency: the usual one is a Docker socket the non-root user may not open.
+explain_health() {
+	local service=$1 id=$2 url="" ready
+	docker inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' "$id" 2>/dev/null | tail -n 3 >&2
+	case $service in
+	scanner) url=$scanner_url ;;
+	scanner-pg) url=$scanner_pg_url ;;
+	esac
+	if [[ -n $url ]] && ready=$(curl --silent --max-time 10 "$url/readyz"); then
+		printf '[compose-smoke] %s /readyz: %s\n' "$service" "$ready" >&2
+		if [[ $ready == *docker*"permission denied"* ]]; then
+			printf '[compose-smoke] the socket is %s: is DOCKER_GID=%s its group?\n' \
+				"$(stat -c '%U:%G (gid %g) mode %a' "$socket")" "$DOCKER_GID" >&2
+		fi
+	fi
+}
+
 # wait_healthy SERVICE polls the health that the compose file's healthcheck
 # reports: "healthy" for the scanner means /readyz answered, i.e. the
 # database and the Docker socket work for the non-root user.
@@ -293,12 +312,12 @@ wait_healthy() {
 		case $state in
 		"running healthy") break ;;
 		*unhealthy | exited* | dead* | *no-healthcheck)
-			docker inspect --format '{{json .State.Health}}' "$id" >&2 || true
+			explain_health "$service" "$id"
 			fail "$service is $state"
 			;;
 		esac
 		if ((SECONDS >= deadline)); then
-			docker inspect --format '{{json .State.Health}}' "$id" >&2 || true
+			explain_health "$service" "$id"
 			fail "$service is still \"$state\" after ${timeout_s}s"
 		fi
 		sleep 1
