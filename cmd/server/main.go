@@ -266,6 +266,14 @@ func normalizeServers(raw []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("configuration: %sALLOWED_SERVERS: %w", envPrefix, err)
 		}
+		// The entry as written becomes the "server" of records, which
+		// every API client reads, and of the store's log lines: a
+		// password in it would be shown to all of them.
+		if u.User != nil {
+			return nil, fmt.Errorf("configuration: %sALLOWED_SERVERS: the entry for host %q holds a user name or password; "+
+				"entries are shown in scan records and logs, so credentials go in %sANALYTICS_TOKEN or %sANALYTICS_3SCALE_SECRET",
+				envPrefix, u.Host, envPrefix, envPrefix)
+		}
 		out = append(out, u.String())
 	}
 	return out, nil

@@ -106,6 +106,9 @@ func TestConfigurationErrors(t *testing.T) {
 			[]string{"SCANNER_ANALYTICS_URL", `"ftp"`}},
 		{"allowed server not HTTP", map[string]string{"SCANNER_ALLOWED_SERVERS": "https://ok.example,ftp://x"},
 			[]string{"SCANNER_ALLOWED_SERVERS", `"ftp"`}},
+		// Records and logs show an allowed server as written.
+		{"allowed server with a password", map[string]string{"SCANNER_ALLOWED_SERVERS": "https://scanner:" + s.analyticsToken + "@b.example/api/v1"},
+			[]string{"SCANNER_ALLOWED_SERVERS", `"b.example"`, "user name or password"}},
 		{"unknown log level", map[string]string{"SCANNER_LOG_LEVEL": "loud"}, []string{"SCANNER_LOG_LEVEL", `"loud"`, "debug, info, warn or error"}},
 		{"negative job timeout", map[string]string{"SCANNER_JOB_TIMEOUT": "-1s"}, []string{"SCANNER_JOB_TIMEOUT must not be negative"}},
 		{"negative shutdown timeout", map[string]string{"SCANNER_SHUTDOWN_TIMEOUT": "-5s"}, []string{"SCANNER_SHUTDOWN_TIMEOUT must not be negative"}},
