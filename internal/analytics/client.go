@@ -255,6 +255,10 @@ func (e *Error) Error() string {
 	switch {
 	case e.StatusCode == 0:
 		b.WriteString(e.Err.Error())
+	case e.StatusCode >= 200 && e.StatusCode < 300 && e.Err != nil:
+		// A 2xx fails only when its body could not be read, or said
+		// success false.
+		fmt.Fprintf(&b, "server answered %d but its answer was cut off: %v", e.StatusCode, e.Err)
 	case e.StatusCode >= 200 && e.StatusCode < 300:
 		fmt.Fprintf(&b, "server answered %d with success false", e.StatusCode)
 	default:

@@ -538,6 +538,10 @@ func TestCutOffSuccessIsTransient(t *testing.T) {
 	if !errors.As(err, &e) || !e.Transient || e.StatusCode != 200 {
 		t.Errorf("Register = %v, want a transient error with status 200", err)
 	}
+	// The server did not say success false: the message must not claim so.
+	if err != nil && (strings.Contains(err.Error(), "success false") || !strings.Contains(err.Error(), "cut off")) {
+		t.Errorf("error %q: want it to say the answer was cut off, not that the server said success false", err)
+	}
 }
 
 func TestRedirects(t *testing.T) {
