@@ -101,6 +101,18 @@ func ParseServerURL(raw string) (*url.URL, error) {
 // redacted shows u in an error without its password or query. URL.Redacted
 // hides only a parsed password, and a URL without "//" keeps its userinfo in
 // Opaque: "user:secret@host" parses as scheme "user", opaque "secret@host".
+// RedactURL returns raw with any password, query and fragment removed, for
+// messages about a URL a user gave: url.URL.Redacted alone misses a password
+// in a URL without "//" ("user:secret@host") and keeps "?token=...". A URL
+// that does not parse is not shown at all.
+func RedactURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return redacted(u)
+}
+
 func redacted(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.Fragment = "", ""

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -113,12 +114,7 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 
 // redact hides a password a client put in a server URL before it is quoted
 // back or logged.
-func redact(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
-}
+func redact(raw string) string { return analytics.RedactURL(raw) }
 
 func (s *server) handleGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
