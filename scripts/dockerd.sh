@@ -121,7 +121,7 @@ stop() {
 	local pid
 	pid=$(cat "$pidfile")
 	log "stopping dockerd (pid $pid)"
-	kill -TERM "$pid"
+	kill -TERM "$pid" 2>/dev/null || true # it may have exited on its own meanwhile
 	# dockerd stops its containers (10 s grace each) and its containerd first.
 	for ((i = 0; i < 30; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
@@ -12,6 +13,12 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
+
+// DefaultRequestTimeout bounds each request to the daemon unless the caller's
+// context ends sooner: an inspect answers in milliseconds, and a daemon that
+// hangs must not hang a one-shot scan (and with it an atomic run) forever.
+// client.WithTimeout passed to New overrides it.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Source reads image labels from a Docker daemon.
 type Source struct {
@@ -25,7 +32,8 @@ var _ scan.LabelSource = (*Source)(nil)
 // is negotiated: a current client speaks a newer API than older daemons
 // (20.10 speaks 1.41) and would otherwise be refused.
 func New(opts ...client.Opt) (*Source, error) {
-	opts = append([]client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}, opts...)
+	opts = append([]client.Opt{client.FromEnv, client.WithAPIVersionNegotiation(),
+		client.WithTimeout(DefaultRequestTimeout)}, opts...)
 	c, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)

@@ -265,6 +265,13 @@ func TestUnreachableDaemon(t *testing.T) {
 			}
 			return s
 		}, 300 * time.Millisecond},
+		{"daemon hangs, caller sets no deadline", func(t *testing.T) *docker.Source {
+			s, err := docker.New(client.WithHost("tcp://"+ln.Addr().String()), client.WithTimeout(300*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,6 +279,11 @@ func TestUnreachableDaemon(t *testing.T) {
 			t.Cleanup(func() { _ = s.Close() })
 
 			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			if tc.timeout == 0 {
+				// No deadline from the caller: the client's own
+				// request timeout must end the wait.
+				ctx, cancel = context.WithCancel(context.Background())
+			}
 			defer cancel()
 			start := time.Now()
 			_, err := s.Inspect(ctx, "nshaikh/test_label")
@@ -281,11 +293,14 @@ func TestUnreachableDaemon(t *testing.T) {
 			if errors.Is(err, scan.ErrImageNotFound) {
 				t.Errorf("Inspect: %v also claims the image is missing", err)
 			}
-			if elapsed := time.Since(start); elapsed > tc.timeout+2*time.Second {
+			if elapsed := time.Since(start); elapsed > tc.timeout+3*time.Second {
 				t.Errorf("Inspect took %v", elapsed)
 			}
 
 			ctx2, cancel2 := context.WithTimeout(context.Background(), tc.timeout)
+			if tc.timeout == 0 {
+				ctx2, cancel2 = context.WithCancel(context.Background())
+			}
 			defer cancel2()
 			if err := s.Ping(ctx2); !errors.Is(err, scan.ErrDaemonUnavailable) {
 				t.Errorf("Ping: %v; want ErrDaemonUnavailable", err)
@@ -415,5 +430,22 @@ func TestConcurrentInspect(t *testing.T) {
 		if err != nil {
 			t.Errorf("Inspect %d: %v", i, err)
 		}
+	}
+}
+
+// A one-shot scan passes no deadline: the client's own request timeout is
+// what keeps a hung daemon from hanging it.
+func TestDefaultRequestTimeout(t *testing.T) {
+	s, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c, ok := s.Client().(*client.Client)
+	if !ok {
+		t.Fatalf("Client() is %T, want *client.Client", s.Client())
+	}
+	if got := c.HTTPClient().Timeout; got != docker.DefaultRequestTimeout {
+		t.Errorf("request timeout %v, want %v", got, docker.DefaultRequestTimeout)
 	}
 }
