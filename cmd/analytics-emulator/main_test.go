@@ -1,65 +1,30 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/rs/zerolog"
 )
 
 const testToken = "tok-5d2e"
 
-// syncBuffer is a bytes.Buffer that the server's goroutines may write to
-// while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func env(vars map[string]string) func(string) string {
 	return func(key string) string { return vars[key] }
 }
 
-// logLines decodes the JSON log lines written so far.
-func logLines(t *testing.T, logs *syncBuffer) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for line := range strings.Lines(logs.String()) {
-		var fields map[string]any
-		if err := json.Unmarshal([]byte(line), &fields); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		lines = append(lines, fields)
-	}
-	return lines
-}
-
 // waitForAddr returns the address the server logged it listens on.
-func waitForAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+func waitForAddr(t *testing.T, logs *logtest.Buffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
-		for _, line := range logLines(t, logs) {
+		for _, line := range logs.Lines(t) {
 			if line["message"] == "listening" {
 				return line["addr"].(string)
 			}
@@ -95,7 +60,7 @@ func waitUntilLive(t *testing.T, baseURL string) {
 func TestRunServesUntilCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	getenv := env(map[string]string{"EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_TOKEN": testToken})
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"analytics-emulator"}, getenv, &stdout, &stderr) }()
@@ -148,7 +113,7 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	}
 
 	var logged bool
-	for _, line := range logLines(t, &stderr) {
+	for _, line := range stderr.Lines(t) {
 		if line["message"] == "request" && line["method"] == "POST" && line["path"] == "/api/v1/register" {
 			logged = line["status"] == float64(200) && line["duration_ms"] != nil
 		}
@@ -171,7 +136,7 @@ func TestRunReturnsAnErrorWhenItCannotListen(t *testing.T) {
 	}
 	defer taken.Close()
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	getenv := env(map[string]string{"EMULATOR_ADDR": taken.Addr().String()})
 	err = run(t.Context(), []string{"analytics-emulator"}, getenv, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
@@ -202,7 +167,7 @@ func TestRunArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(t.Context(), append([]string{"analytics-emulator"}, tt.args...), env(tt.env), &stdout, &stderr)
 			switch {
 			case tt.wantErr == "" && err != nil:
@@ -271,14 +236,14 @@ func TestAccessLogRecordsStatusButNoHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs logtest.Buffer
 			handler := accessLog(zerolog.New(&logs), tt.handler)
 			req := httptest.NewRequest(http.MethodPost, "/register?git-url=u", nil)
 			req.Header.Set("Authorization", "Bearer "+testToken)
 			req.Header.Set("x-3scale-account-secret", testToken)
 			handler.ServeHTTP(httptest.NewRecorder(), req)
 
-			lines := logLines(t, &logs)
+			lines := logs.Lines(t)
 			if len(lines) != 1 {
 				t.Fatalf("%d log lines, want 1: %s", len(lines), logs.String())
 			}

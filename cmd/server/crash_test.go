@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -141,7 +142,7 @@ type process struct {
 	name   string
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 
 	exited  chan struct{} // closed when Wait returned
 	waitErr error
@@ -153,7 +154,7 @@ type process struct {
 // the test ends, and its log shown if the test failed.
 func startProcess(t *testing.T, name, bin string, vars map[string]string) *process {
 	t.Helper()
-	p := &process{name: name, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{name: name, stderr: &logtest.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	p.cmd.Env = environWithout(envPrefix)
 	for k, v := range vars {

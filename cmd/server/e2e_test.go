@@ -11,6 +11,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -139,7 +140,7 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		}
 	})
 
-	var hcOut syncBuffer
+	var hcOut logtest.Buffer
 	t.Run("healthcheck of the running server", func(t *testing.T) {
 		if err := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, env(nil), &hcOut, &hcOut); err != nil || hcOut.String() != "ok\n" {
 			t.Errorf("healthcheck of %s/healthz returned %v, printed %q; want nil and ok", srv.url, err, hcOut.String())

@@ -18,6 +18,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -32,25 +33,6 @@ const (
 // shutdownTimeout is the servers' SCANNER_SHUTDOWN_TIMEOUT unless a test
 // sets its own; below stopTimeout, so that a server overrunning it fails.
 const shutdownTimeout = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer that the server's goroutines (or a child
-// process's output copier) may write to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func env(vars map[string]string) func(string) string {
 	return func(key string) string { return vars[key] }
@@ -90,25 +72,10 @@ func (s secrets) assertAbsent(t *testing.T, where, what string) {
 	}
 }
 
-// logLines decodes the JSON log lines written so far. Every line the
-// server writes is one zerolog event, written whole.
-func logLines(t *testing.T, logs *syncBuffer) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for line := range strings.Lines(logs.String()) {
-		var fields map[string]any
-		if err := json.Unmarshal([]byte(line), &fields); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		lines = append(lines, fields)
-	}
-	return lines
-}
-
 // listeningLine returns the "listening" log line, or nil.
-func listeningLine(t *testing.T, logs *syncBuffer) map[string]any {
+func listeningLine(t *testing.T, logs *logtest.Buffer) map[string]any {
 	t.Helper()
-	for _, line := range logLines(t, logs) {
+	for _, line := range logs.Lines(t) {
 		if line["message"] == "listening" {
 			return line
 		}
@@ -118,7 +85,7 @@ func listeningLine(t *testing.T, logs *syncBuffer) map[string]any {
 
 // waitForAddr returns the address the server logged it listens on; done
 // reports the server's end, which fails the test before it listened.
-func waitForAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
+func waitForAddr(t *testing.T, logs *logtest.Buffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.After(startTimeout)
 	for {
@@ -139,7 +106,7 @@ func waitForAddr(t *testing.T, logs *syncBuffer, done <-chan error) string {
 // inProcess is run, running in a goroutine of the test.
 type inProcess struct {
 	url    string // http://host:port
-	stderr *syncBuffer
+	stderr *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 
@@ -161,7 +128,7 @@ func startServer(t *testing.T, vars map[string]string) *inProcess {
 func startServerAsync(t *testing.T, vars map[string]string) *inProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &inProcess{stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &inProcess{stderr: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- run(ctx, nil, env(vars), io.Discard, s.stderr) }()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -198,11 +165,11 @@ type client struct {
 	t     *testing.T
 	base  string
 	token string
-	seen  *syncBuffer
+	seen  *logtest.Buffer
 }
 
 func newClient(t *testing.T, base, token string) *client {
-	return &client{t: t, base: base, token: token, seen: &syncBuffer{}}
+	return &client{t: t, base: base, token: token, seen: &logtest.Buffer{}}
 }
 
 // response is a finished API call.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 )
 
 // TestHelpListsEveryVariable derives the variables from config's env tags,
@@ -19,7 +21,7 @@ import (
 func TestHelpListsEveryVariable(t *testing.T) {
 	for _, arg := range []string{"--help", "-h", "help"} {
 		t.Run(arg, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			if err := run(t.Context(), []string{arg}, env(nil), &stdout, &stderr); err != nil {
 				t.Fatalf("run %s: %v", arg, err)
 			}
@@ -56,7 +58,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	if err := run(t.Context(), []string{"--version"}, env(nil), &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestVersion(t *testing.T) {
 func TestUnknownArgumentIsAUsageError(t *testing.T) {
 	for _, args := range [][]string{{"serve"}, {"--port=8080"}} {
 		t.Run(args[0], func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(t.Context(), args, env(nil), &stdout, &stderr)
 			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0]) {
 				t.Errorf("run %v returned %v, want a usage error naming the argument", args, err)
@@ -134,7 +136,7 @@ func TestConfigurationErrors(t *testing.T) {
 			for k, v := range tt.env {
 				vars[k] = v
 			}
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			start := time.Now()
 			err := run(t.Context(), nil, env(vars), &stdout, &stderr)
 			took := time.Since(start)
@@ -203,7 +205,7 @@ func TestBindFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	start := time.Now()
 	err = run(t.Context(), nil, env(map[string]string{
 		"SCANNER_ADDR":     taken.Addr().String(),
@@ -228,7 +230,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	closed.Close() // nothing listens there now
 	password := "pg-pass-" + randomHex(8)
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	start := time.Now()
 	err = run(t.Context(), nil, env(map[string]string{
 		"SCANNER_ADDR":         "127.0.0.1:0",
@@ -299,7 +301,7 @@ func TestHealthcheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr syncBuffer
+			var stdout, stderr logtest.Buffer
 			err := run(t.Context(), append([]string{"healthcheck"}, tt.args...), env(tt.env), &stdout, &stderr)
 			switch {
 			case tt.wantErr == "" && (err != nil || stdout.String() != "ok\n"):

@@ -1,9 +1,6 @@
 package api_test
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -14,70 +11,18 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 // testToken is the API token of servers under test that need one.
 const testToken = "s3cret-test-token"
 
-// logBuffer collects a server's log lines; handlers write from their own
-// goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the JSON log lines written so far.
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(b.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %s", err, sc.Bytes())
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// waitForLine polls until a log line satisfies match: the access log is
-// written after the answer has gone out, so it may trail the response.
-func (b *logBuffer) waitForLine(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		for _, l := range b.lines(t) {
-			if match(l) {
-				return l
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line %s in:\n%s", what, b.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // env is an API server over a fake service, and a validating client of it.
 type env struct {
 	svc *apitest.Service
 	c   *apitest.Client
-	log *logBuffer
+	log *logtest.Buffer
 }
 
 func newEnv(t *testing.T, cfg api.Config, svc *apitest.Service) *env {
@@ -85,7 +30,7 @@ func newEnv(t *testing.T, cfg api.Config, svc *apitest.Service) *env {
 	if svc == nil {
 		svc = &apitest.Service{}
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	cfg.Log = newLogger(logs)
 	srv := httptest.NewServer(api.New(cfg, svc))
 	t.Cleanup(srv.Close)
@@ -154,7 +99,7 @@ func errorMessage(t *testing.T, r *apitest.Response) string {
 	return e.Error.Message
 }
 
-func newLogger(w *logBuffer) zerolog.Logger { return zerolog.New(w).With().Timestamp().Logger() }
+func newLogger(w *logtest.Buffer) zerolog.Logger { return zerolog.New(w).With().Timestamp().Logger() }
 
 // captured holds a value a fake service saw in the server's goroutine, for
 // the test's goroutine to check: the race detector cannot see the order the

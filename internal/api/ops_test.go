@@ -17,6 +17,7 @@ import (
 	analyticsscanner "github.com/centos-pipeline/analytics-scanner"
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -228,7 +229,7 @@ func TestAuth(t *testing.T) {
 				if strings.Contains(string(r.Body), testToken[:5]) || strings.Contains(string(r.Body), "wrong-token") {
 					t.Errorf("the answer echoes a token: %s", r.Body)
 				}
-				e.log.waitForLine(t, "for the 401", func(l map[string]any) bool { return l["status"] == float64(401) })
+				e.log.WaitFor(t, "for the 401", func(l map[string]any) bool { return l["status"] == float64(401) })
 				if logs := e.log.String(); strings.Contains(logs, testToken[:5]) || strings.Contains(logs, "wrong-token") {
 					t.Errorf("the log shows a token:\n%s", logs)
 				}
@@ -289,12 +290,12 @@ func TestPanicBecomesJSON500(t *testing.T) {
 		t.Errorf("message %q, want the generic one", msg)
 	}
 	id := r.Header.Get("X-Request-Id")
-	e.log.waitForLine(t, "for the panic", func(l map[string]any) bool {
+	e.log.WaitFor(t, "for the panic", func(l map[string]any) bool {
 		stack, _ := l["stack"].(string)
 		return l["message"] == "handler panicked" && l["request_id"] == id &&
 			strings.Contains(l["panic"].(string), "boom") && strings.Contains(stack, "scans.go")
 	})
-	e.log.waitForLine(t, "access log of the 500", func(l map[string]any) bool {
+	e.log.WaitFor(t, "access log of the 500", func(l map[string]any) bool {
 		return l["message"] == "request" && l["status"] == float64(500) && l["request_id"] == id
 	})
 	if r := e.c.Get("/scan"); r.StatusCode != 200 {
@@ -333,8 +334,8 @@ func TestRequestID(t *testing.T) {
 			case !tt.kept && (id == "" || id == tt.sent):
 				t.Fatalf("X-Request-Id %q, want a fresh id", id)
 			}
-			access := e.log.waitForLine(t, "access log", func(l map[string]any) bool { return l["message"] == "request" })
-			for _, l := range e.log.lines(t) {
+			access := e.log.WaitFor(t, "access log", func(l map[string]any) bool { return l["message"] == "request" })
+			for _, l := range e.log.Lines(t) {
 				if l["request_id"] != id {
 					t.Errorf("log line without the request id %q: %v", id, l)
 				}
@@ -421,7 +422,7 @@ func TestConfigValidate(t *testing.T) {
 // A server that New was given a bad allowed server still starts, logs the
 // entry and refuses requests naming it.
 func TestBadAllowedServerIgnored(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	h := api.New(api.Config{AllowedServers: []string{"analytics.example.org"}, Log: newLogger(logs)}, &apitest.Service{})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

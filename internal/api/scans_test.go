@@ -255,7 +255,7 @@ func TestSubmitServiceErrors(t *testing.T) {
 				}
 				// The details are logged, under the request's id.
 				id := r.Header.Get("X-Request-Id")
-				e.log.waitForLine(t, "with the internal error", func(l map[string]any) bool {
+				e.log.WaitFor(t, "with the internal error", func(l map[string]any) bool {
 					return l["message"] == "internal error" && l["request_id"] == id &&
 						strings.Contains(l["error"].(string), "hunter2")
 				})

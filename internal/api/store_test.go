@@ -27,6 +27,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -47,7 +48,7 @@ type storeEnv struct {
 	emu, other *emulator.Server
 	otherURL   string
 	metrics    *metrics.Metrics
-	logs       *logBuffer
+	logs       *logtest.Buffer
 }
 
 // storeOptions adjust an env's configuration before it starts.
@@ -73,7 +74,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		emu:     emulator.New(emulator.Config{Token: analyticsToken}),
 		other:   emulator.New(emulator.Config{Token: analyticsToken}),
 		metrics: metrics.New(),
-		logs:    &logBuffer{},
+		logs:    &logtest.Buffer{},
 	}
 	emuSrv := httptest.NewServer(env.emu)
 	t.Cleanup(emuSrv.Close)
