@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
 	"github.com/centos-pipeline/analytics-scanner/internal/store"
 )
 
@@ -42,7 +42,7 @@ const waitParam = "?wait=60s"
 type storeEnv struct {
 	c      *apitest.Client
 	store  *store.Store
-	source *labelSource
+	source *scantest.LabelSource
 	// emu is the default analytics server; other is the one server the
 	// operator allows requests to choose, at otherURL.
 	emu, other *emulator.Server
@@ -70,7 +70,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 	t.Helper()
 	analyticsToken := "analytics-" + randomHex(8)
 	env := &storeEnv{
-		source:  newLabelSource(),
+		source:  scantest.NewLabelSource(),
 		emu:     emulator.New(emulator.Config{Token: analyticsToken}),
 		other:   emulator.New(emulator.Config{Token: analyticsToken}),
 		metrics: metrics.New(),
@@ -162,64 +162,6 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// labelSource is an in-memory scan.LabelSource. An image can be gated: its
-// inspection then waits until the gate opens, which holds its scan running.
-type labelSource struct {
-	mu     sync.Mutex
-	images map[string]scan.Image
-	gates  map[string]chan struct{}
-}
-
-func newLabelSource() *labelSource {
-	return &labelSource{images: map[string]scan.Image{}, gates: map[string]chan struct{}{}}
-}
-
-// add makes ref an image with every required label and returns its git-url.
-func (s *labelSource) add(ref string) string {
-	gitURL := "https://github.com/example/" + strings.NewReplacer("/", "-", ":", "-").Replace(ref)
-	s.addLabels(ref, map[string]string{
-		scan.LabelGitURL: gitURL, scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@example.org",
-	})
-	return gitURL
-}
-
-func (s *labelSource) addLabels(ref string, labels map[string]string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.images[ref] = scan.Image{ID: "sha256:" + strings.Repeat("cd", 32), Names: []string{ref}, Labels: labels}
-}
-
-// gate holds inspections of ref until the returned function is called (it
-// is also called when the test ends).
-func (s *labelSource) gate(t *testing.T, ref string) (open func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch := make(chan struct{})
-	s.gates[ref] = ch
-	var once sync.Once
-	open = func() { once.Do(func() { close(ch) }) }
-	t.Cleanup(open)
-	return open
-}
-
-func (s *labelSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	s.mu.Lock()
-	img, ok := s.images[ref]
-	gate := s.gates[ref]
-	s.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return scan.Image{}, fmt.Errorf("%w: %w", scan.ErrDaemonUnavailable, ctx.Err())
-		}
-	}
-	if !ok {
-		return scan.Image{}, fmt.Errorf("%w: no image %q", scan.ErrImageNotFound, ref)
-	}
-	return img, nil
-}
-
 // submit posts a JSON submit and decodes the record, checking the status.
 func (env *storeEnv) submit(t *testing.T, query string, body map[string]string, want int) (scan.Record, *apitest.Response) {
 	t.Helper()
@@ -273,7 +215,7 @@ func TestStoreBacked(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		t.Run("submit and wait", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			gitURL := env.source.add("registry.example.org/team/app:1.0")
+			gitURL := addImage(env.source, "registry.example.org/team/app:1.0")
 			rec, r := env.submit(t, waitParam, map[string]string{"image": "registry.example.org/team/app:1.0"}, http.StatusOK)
 			if rec.Status != scan.StatusSucceeded || rec.Attempts != 1 || rec.Result == nil || !rec.Result.Successful {
 				t.Fatalf("record %+v, want succeeded in one attempt with a successful result", rec)
@@ -294,8 +236,8 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("submit then poll", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			env.source.add("app:2")
-			open := env.source.gate(t, "app:2")
+			addImage(env.source, "app:2")
+			open := env.source.Gate(t, "app:2")
 			rec, r := env.submit(t, "", map[string]string{"image": "app:2"}, http.StatusAccepted)
 			if rec.Status.Final() || r.Header.Get("Retry-After") == "" {
 				t.Fatalf("got %s with Retry-After %q, want a waiting scan and a polling hint", rec.Status, r.Header.Get("Retry-After"))
@@ -318,7 +260,7 @@ func TestStoreBacked(t *testing.T) {
 				{"application/x-www-form-urlencoded", "bare:1", "bare:1"},
 				{"application/x-www-form-urlencoded", "image=field%3A1", "field:1"},
 			} {
-				env.source.add(tt.image)
+				addImage(env.source, tt.image)
 				r := env.c.Do(env.c.NewRequest(http.MethodPost, "/scan"+waitParam, tt.contentType, []byte(tt.body)))
 				var rec scan.Record
 				r.JSON(t, &rec)
@@ -330,7 +272,7 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("failed scans", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			env.source.addLabels("nolabels:1", map[string]string{scan.LabelGitSHA: "46e443d"})
+			env.source.Add("nolabels:1", map[string]string{scan.LabelGitSHA: "46e443d"})
 			tests := []struct {
 				image string
 				errs  []string
@@ -358,7 +300,7 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("transient failure retried", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			gitURL := env.source.add("flaky:1")
+			gitURL := addImage(env.source, "flaky:1")
 			env.emu.FailNext(1, http.StatusServiceUnavailable)
 			rec, _ := env.submit(t, waitParam, map[string]string{"image": "flaky:1"}, http.StatusOK)
 			if rec.Status != scan.StatusSucceeded || rec.Attempts != 2 || !registered(env.emu, gitURL) {
@@ -368,8 +310,8 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("duplicate submits share a scan", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			env.source.add("nginx")
-			env.source.gate(t, "nginx")
+			addImage(env.source, "nginx")
+			env.source.Gate(t, "nginx")
 			first, _ := env.submit(t, "", map[string]string{"image": "nginx"}, http.StatusAccepted)
 			// The same image spelt in full is the same scan.
 			second, r := env.submit(t, "", map[string]string{"image": "docker.io/library/nginx:latest"}, http.StatusAccepted)
@@ -382,11 +324,11 @@ func TestStoreBacked(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
 			var ids []string
 			for _, image := range []string{"one:1", "two:1", "three:1"} {
-				env.source.add(image)
+				addImage(env.source, image)
 				rec, _ := env.submit(t, waitParam, map[string]string{"image": image}, http.StatusOK)
 				ids = append(ids, rec.ID)
 			}
-			env.source.addLabels("bad:1", nil)
+			env.source.Add("bad:1", nil)
 			bad, _ := env.submit(t, waitParam, map[string]string{"image": "bad:1"}, http.StatusOK)
 
 			type page struct {
@@ -435,8 +377,8 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("delete", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			env.source.add("held:1")
-			open := env.source.gate(t, "held:1")
+			addImage(env.source, "held:1")
+			open := env.source.Gate(t, "held:1")
 			rec, _ := env.submit(t, "", map[string]string{"image": "held:1"}, http.StatusAccepted)
 			env.waitFor(t, rec.ID, scan.StatusRunning)
 			wantError(t, env.c.Delete("/scan/"+rec.ID), http.StatusConflict, scan.EConflict)
@@ -453,7 +395,7 @@ func TestStoreBacked(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{store: func(c *store.Config) {
 				c.RetryBase, c.RetryMax = time.Hour, time.Hour // the retry never comes within the test
 			}})
-			env.source.add("retry:1")
+			addImage(env.source, "retry:1")
 			env.emu.FailNext(1, http.StatusServiceUnavailable)
 			rec, _ := env.submit(t, "", map[string]string{"image": "retry:1"}, http.StatusAccepted)
 			env.waitFor(t, rec.ID, scan.StatusRetrying)
@@ -485,7 +427,7 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("request-chosen server", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			gitURL := env.source.add("chosen:1")
+			gitURL := addImage(env.source, "chosen:1")
 			rec, _ := env.submit(t, waitParam, map[string]string{"image": "chosen:1", "server": env.otherURL + "/"}, http.StatusOK)
 			if rec.Status != scan.StatusSucceeded || rec.Server != env.otherURL || rec.Result.ScanResults.ServerURL != env.otherURL {
 				t.Fatalf("record %+v, want succeeded on %s", rec, env.otherURL)
@@ -500,8 +442,8 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("queue full", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{store: func(c *store.Config) { c.MaxQueueDepth = 1 }})
-			env.source.add("first:1")
-			env.source.gate(t, "first:1")
+			addImage(env.source, "first:1")
+			env.source.Gate(t, "first:1")
 			env.submit(t, "", map[string]string{"image": "first:1"}, http.StatusAccepted)
 			r := env.c.PostJSON("/scan", map[string]string{"image": "second:1"})
 			wantError(t, r, http.StatusTooManyRequests, scan.EQueueFull)
@@ -543,7 +485,7 @@ func TestStoreBacked(t *testing.T) {
 
 		t.Run("metrics", func(t *testing.T) {
 			env := newStoreEnv(t, backend, storeOptions{})
-			env.source.add("counted:1")
+			addImage(env.source, "counted:1")
 			env.submit(t, waitParam, map[string]string{"image": "counted:1"}, http.StatusOK)
 			r := env.c.Get("/metrics")
 			for _, want := range []string{
@@ -603,4 +545,14 @@ func TestDockerEndToEnd(t *testing.T) {
 	if missing.Status != scan.StatusFailed || missing.Result == nil || !strings.Contains(strings.Join(missing.Result.Errors, " "), "not found") {
 		t.Errorf("scan of an absent image: %s, want failed with a not-found error", wantMissing.Body)
 	}
+}
+
+// addImage makes ref an image with every required label and returns its
+// git-url, unique to ref.
+func addImage(src *scantest.LabelSource, ref string) string {
+	gitURL := "https://github.com/example/" + strings.NewReplacer("/", "-", ":", "-").Replace(ref)
+	src.Add(ref, map[string]string{
+		scan.LabelGitURL: gitURL, scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@example.org",
+	})
+	return gitURL
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
 )
 
 // waitTimeout bounds every wait for a scan in these tests: generous for a
@@ -51,7 +52,7 @@ type testEnv struct {
 	token   string
 	emu     *emulator.Server
 	emuURL  string
-	source  *fakeSource
+	source  *scantest.LabelSource
 	logs    *logBuffer
 }
 
@@ -62,7 +63,7 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		backend: backend,
 		dataDir: t.TempDir(),
 		token:   "tok-" + randomHex(12),
-		source:  newFakeSource(),
+		source:  scantest.NewLabelSource(),
 		logs:    &logBuffer{t: t},
 	}
 	if backend == "postgres" {
@@ -161,7 +162,7 @@ func closeStore(t testing.TB, s *Store) {
 // git-url its registration carries, unique to it.
 func (env *testEnv) image(ref string) string {
 	gitURL := "https://github.com/example/" + strings.NewReplacer("/", "-", ":", "-").Replace(ref)
-	env.source.add(ref, map[string]string{
+	env.source.Add(ref, map[string]string{
 		scan.LabelGitURL:   gitURL,
 		scan.LabelGitSHA:   "0123456789abcdef0123456789abcdef01234567",
 		scan.LabelEmailIDs: "dev@example.com",
@@ -220,60 +221,6 @@ func wantCode(t *testing.T, err error, code string) {
 	if got := scan.ErrorCode(err); got != code {
 		t.Fatalf("error %v has code %q, want %q", err, got, code)
 	}
-}
-
-// fakeSource is an in-memory label source. An image can be gated: its
-// inspection then waits until the gate opens or its context ends.
-type fakeSource struct {
-	mu     sync.Mutex
-	images map[string]scan.Image
-	gates  map[string]chan struct{}
-	calls  map[string]int
-}
-
-func newFakeSource() *fakeSource {
-	return &fakeSource{images: map[string]scan.Image{}, gates: map[string]chan struct{}{}, calls: map[string]int{}}
-}
-
-func (f *fakeSource) add(ref string, labels map[string]string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.images[ref] = scan.Image{ID: "sha256:" + strings.Repeat("ab", 32), Names: []string{ref}, Labels: labels}
-}
-
-// gate makes inspections of ref wait; the returned function opens the gate.
-func (f *fakeSource) gate(ref string) (open func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ch := make(chan struct{})
-	f.gates[ref] = ch
-	var once sync.Once
-	return func() { once.Do(func() { close(ch) }) }
-}
-
-func (f *fakeSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	f.mu.Lock()
-	f.calls[ref]++
-	img, ok := f.images[ref]
-	gate := f.gates[ref]
-	f.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return scan.Image{}, fmt.Errorf("%w: %w", scan.ErrDaemonUnavailable, ctx.Err())
-		}
-	}
-	if !ok {
-		return scan.Image{}, fmt.Errorf("%w: %s", scan.ErrImageNotFound, ref)
-	}
-	return img, nil
-}
-
-func (f *fakeSource) inspections(ref string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[ref]
 }
 
 // logBuffer keeps a test's logs, and shows them with the test's output

@@ -207,7 +207,7 @@ func TestFailedScansAreReportedOnce(t *testing.T) {
 	}, {
 		name: "labels missing",
 		setup: func(env *testEnv) {
-			env.source.add("example/x", map[string]string{scan.LabelGitURL: "https://github.com/example/x"})
+			env.source.Add("example/x", map[string]string{scan.LabelGitURL: "https://github.com/example/x"})
 		},
 		maxAttempts: 3, wantAttempts: 1, wantError: "label git-sha is missing", wantReports: 1,
 	}, {
@@ -264,7 +264,7 @@ func TestUnknownServerFailsAtOnce(t *testing.T) {
 			t.Fatalf("record = %s after %d attempts (%q); want failed at once naming the server",
 				rec.Status, rec.Attempts, rec.LastError)
 		}
-		if n := env.source.inspections("example/app"); n != 0 {
+		if n := env.source.Inspections("example/app"); n != 0 {
 			t.Errorf("image inspected %d times, want 0", n)
 		}
 	})
@@ -274,7 +274,7 @@ func TestAttemptTimeoutIsRetriedThenReported(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		s := env.start(func(c *Config) { c.JobTimeout, c.MaxAttempts = 300*time.Millisecond, 2 })
 		env.image("example/slow")
-		env.source.gate("example/slow") // never opened: every attempt times out
+		env.source.Gate(t, "example/slow") // never opened: every attempt times out
 
 		rec := waitFinal(t, s, submit(t, s, "example/slow").ID)
 		if rec.Status != scan.StatusFailed || rec.Attempts != 2 {
@@ -315,7 +315,7 @@ func TestCancelQueuedScan(t *testing.T) {
 		if rec := waitFinal(t, s, submit(t, s, "example/kept").ID); rec.Status != scan.StatusSucceeded {
 			t.Fatalf("other scan %s", rec.Status)
 		}
-		if n := env.source.inspections("example/canceled"); n != 0 {
+		if n := env.source.Inspections("example/canceled"); n != 0 {
 			t.Errorf("canceled image inspected %d times, want 0", n)
 		}
 		if regs := env.emu.Registrations(); len(regs) != 1 {
@@ -363,7 +363,7 @@ func TestDeleteRunningScanConflicts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		s := env.start()
 		env.image("example/busy")
-		open := env.source.gate("example/busy")
+		open := env.source.Gate(t, "example/busy")
 		defer open()
 
 		rec := submit(t, s, "example/busy")
@@ -629,7 +629,7 @@ func TestQueuedScansSurviveRestart(t *testing.T) {
 func TestStoppedMidScanFinishesAfterReopen(t *testing.T) {
 	eachBackend(t, func(t *testing.T, env *testEnv) {
 		env.image("example/interrupted")
-		open := env.source.gate("example/interrupted")
+		open := env.source.Gate(t, "example/interrupted")
 		defer open()
 
 		first := env.start()
