@@ -116,13 +116,13 @@ func (s *Store) failAbandoned(ctx context.Context) (int, error) {
 // the worker would have done at the end of its last attempt.
 func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
+	failed, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
 		WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
 	if err != nil {
 		return false, fmt.Errorf("store: fail abandoned scan %s: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
+	if !failed {
+		return false, nil
 	}
 	s.countFinished(scan.StatusFailed)
 	defer s.finished.broadcast()

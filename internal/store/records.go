@@ -53,6 +53,18 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// changedOne runs a statement meant to update or delete one row, guarded
+// by the row's status, and reports whether it did: false means another
+// writer (a cancel, a worker, a replica) changed the row first.
+func changedOne(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // row is a scan record with the columns the service does not show.
 type row struct {
 	scan.Record
@@ -346,13 +358,9 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 				return scan.Errorf(scan.EConflict, "scan %s is running; it can be deleted once it ends", id)
 
 			case r.Status.Final():
-				res, err := tx.ExecContext(ctx, `DELETE FROM scans WHERE id = $1`, id)
-				if err != nil {
+				if ok, err := changedOne(ctx, tx, `DELETE FROM scans WHERE id = $1`, id); err != nil {
 					return err
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return err
-				} else if n == 0 {
+				} else if !ok {
 					continue
 				}
 				if r.jobID.Valid {
@@ -368,14 +376,10 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 
 			default:
 				now := s.now()
-				res, err := tx.ExecContext(ctx, `UPDATE scans SET status = 'canceled', finished_at = $1, updated_at = $1
-					WHERE id = $2 AND status IN ('queued', 'retrying')`, micros(now), id)
-				if err != nil {
+				if ok, err := changedOne(ctx, tx, `UPDATE scans SET status = 'canceled', finished_at = $1, updated_at = $1
+					WHERE id = $2 AND status IN ('queued', 'retrying')`, micros(now), id); err != nil {
 					return err
-				}
-				if n, err := res.RowsAffected(); err != nil {
-					return err
-				} else if n == 0 {
+				} else if !ok {
 					continue
 				}
 				if r.jobID.Valid {

@@ -72,15 +72,13 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	started := s.now()
 	// "running" is accepted too: the record of a job rescued after its
 	// process died still says running.
-	res, err := s.db.ExecContext(ctx, `UPDATE scans SET status = 'running', attempts = $1,
+	marked, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'running', attempts = $1,
 		started_at = COALESCE(started_at, $2), updated_at = $2
 		WHERE id = $3 AND status IN `+activeStatuses, job.Attempt, micros(started), id)
 	if err != nil {
 		return fmt.Errorf("mark scan %s running: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("mark scan %s running: %w", id, err)
-	} else if n == 0 {
+	if !marked {
 		return river.JobCancel(fmt.Errorf("scan %s was canceled or removed before it ran", id))
 	}
 	log.Debug().Str("image", r.Image).Msg("scan attempt started")
@@ -175,17 +173,13 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 		now := micros(s.now())
 		// A record no longer running (canceled, removed) keeps its state;
 		// the job is completed all the same.
-		res, err := tx.ExecContext(fctx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
+		var err error
+		updated, err = changedOne(fctx, tx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
 			finished_at = $4, updated_at = $4 WHERE id = $5 AND status = 'running'`,
 			status, string(doc), lastError, now, job.Args.ScanID)
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		updated = n == 1
 		// The type argument only names the driver kind; the client comes
 		// from the work context, and both drivers work on *sql.Tx.
 		_, err = river.JobCompleteTx[riverdriver.Driver[*sql.Tx]](fctx, tx, job)
