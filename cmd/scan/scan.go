@@ -165,10 +165,14 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	scanner := &scan.Scanner{
 		Source:       source,
-		Analytics:    client,
-		AnalyticsErr: clientErr,
+		RegistrarErr: clientErr,
 		Retry:        o.retryPolicy(),
 		Log:          log,
+	}
+	if client != nil {
+		// Only a non-nil client: a nil *Client in the interface would
+		// count as a registrar.
+		scanner.Registrar = client
 	}
 
 	code := exitOK

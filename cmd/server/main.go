@@ -307,7 +307,7 @@ func (s *scannerSet) forServer(server string) (*scan.Scanner, error) {
 	}
 	sc := &scan.Scanner{Source: s.source, Retry: reportRetry, Log: s.log}
 	if url == "" {
-		sc.AnalyticsErr = errors.New("no analytics server: " + envPrefix + "ANALYTICS_URL is not set")
+		sc.RegistrarErr = errors.New("no analytics server: " + envPrefix + "ANALYTICS_URL is not set")
 	} else {
 		// Credentials go to the default server and to servers the
 		// operator allowed; a request cannot name any other.
@@ -322,7 +322,7 @@ func (s *scannerSet) forServer(server string) (*scan.Scanner, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc.Analytics = client
+		sc.Registrar = client
 	}
 	if s.scanners == nil {
 		s.scanners = map[string]*scan.Scanner{}

@@ -1,9 +1,11 @@
 // Package analytics is a client of the fabric8 analytics server: it
 // registers an image's repository for analysis and reports scanner errors.
 //
-// Errors are classified so that callers retry only what can succeed: see
-// IsTransient. Credentials are sent as headers and never appear in errors,
-// results or logs.
+// Client implements scan.Registrar. Its errors are classified so that
+// callers retry only what can succeed: an *Error says Transient(),
+// RetryAfter() and ServerStatus(), which scan.IsTransient, scan.RetryAfter
+// and scan.ServerStatus read. Credentials are sent as headers and never
+// appear in errors, results or logs.
 package analytics
 
 import (
@@ -18,7 +20,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
+
+var _ scan.Registrar = (*Client)(nil)
 
 // Endpoint paths, appended to the server URL's own path.
 const (
@@ -98,9 +104,6 @@ func ParseServerURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// redacted shows u in an error without its password or query. URL.Redacted
-// hides only a parsed password, and a URL without "//" keeps its userinfo in
-// Opaque: "user:secret@host" parses as scheme "user", opaque "secret@host".
 // RedactURL returns raw with any password, query and fragment removed, for
 // messages about a URL a user gave: url.URL.Redacted alone misses a password
 // in a URL without "//" ("user:secret@host") and keeps "?token=...". A URL
@@ -113,6 +116,9 @@ func RedactURL(raw string) string {
 	return redacted(u)
 }
 
+// redacted shows u in an error without its password or query. URL.Redacted
+// hides only a parsed password, and a URL without "//" keeps its userinfo in
+// Opaque: "user:secret@host" parses as scheme "user", opaque "secret@host".
 func redacted(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.Fragment = "", ""
@@ -205,41 +211,33 @@ func (c *Client) endpoint(endpoint string) *url.URL {
 	return c.base.JoinPath(endpoint)
 }
 
-// Registration is the body of a register request.
-type Registration struct {
+// registration is the body of a register request.
+type registration struct {
 	GitURL   string `json:"git-url"`
 	GitSHA   string `json:"git-sha"`
 	EmailIDs string `json:"email-ids"`
 }
 
-// ErrorReport is the body of a scanner-error request. ImageName and EmailIDs
-// are "" when unknown; Errors lists every error of the scan.
-type ErrorReport struct {
+// errorReport is the body of a scanner-error request.
+type errorReport struct {
 	ImageName string   `json:"image-name"`
 	EmailIDs  string   `json:"email-ids"`
 	Errors    []string `json:"error"`
 }
 
-// Response is a successful answer of the server.
-type Response struct {
-	StatusCode int
-	// Summary is the server's "summary" (or "message") text, bounded.
-	Summary string
-}
-
 // Register registers a repository and commit for analysis. It succeeds only
 // on a 2xx answer whose JSON body does not say "success": false.
-func (c *Client) Register(ctx context.Context, r Registration) (*Response, error) {
-	return c.post(ctx, EndpointRegister, r)
+func (c *Client) Register(ctx context.Context, r scan.Registration) (*scan.Response, error) {
+	return c.post(ctx, EndpointRegister, registration(r))
 }
 
 // ReportError tells the server why a scan failed. The real server has no
 // such endpoint (it answers 404); callers treat it as best effort.
-func (c *Client) ReportError(ctx context.Context, r ErrorReport) (*Response, error) {
+func (c *Client) ReportError(ctx context.Context, r scan.ErrorReport) (*scan.Response, error) {
 	if r.Errors == nil {
 		r.Errors = []string{}
 	}
-	return c.post(ctx, EndpointScannerError, r)
+	return c.post(ctx, EndpointScannerError, errorReport(r))
 }
 
 // Error is a failed request. It never holds credentials.
@@ -252,11 +250,11 @@ type Error struct {
 	StatusCode int
 	// Summary is what the server said, bounded.
 	Summary string
-	// RetryAfter is the server's Retry-After on a transient answer (429,
-	// 503, ...), if any, at most 24 hours.
-	RetryAfter time.Duration
-	// Transient is true when the same request may succeed later.
-	Transient bool
+	// Wait is the server's Retry-After on a transient answer (429, 503,
+	// ...), if any, at most 24 hours.
+	Wait time.Duration
+	// Retryable is true when the same request may succeed later.
+	Retryable bool
 	// Err is the transport error when no answer arrived.
 	Err error
 }
@@ -284,12 +282,16 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsTransient reports whether err may go away on retry: connection errors,
-// timeouts, 5xx and 429. Configuration errors and other 4xx are permanent.
-func IsTransient(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Transient
-}
+// Transient reports whether the request may succeed later: connection
+// errors, timeouts, 5xx and 429. Configuration errors and other 4xx are
+// permanent.
+func (e *Error) Transient() bool { return e.Retryable }
+
+// RetryAfter is the wait the server asked for, 0 if none.
+func (e *Error) RetryAfter() time.Duration { return e.Wait }
+
+// ServerStatus is the HTTP status of the answer, 0 when none arrived.
+func (e *Error) ServerStatus() int { return e.StatusCode }
 
 // answer is the union of the bodies the real server and the mock send.
 type answer struct {
@@ -299,7 +301,7 @@ type answer struct {
 	Error   string `json:"error"`
 }
 
-func (c *Client) post(ctx context.Context, endpoint string, body any) (*Response, error) {
+func (c *Client) post(ctx context.Context, endpoint string, body any) (*scan.Response, error) {
 	u := c.endpoint(endpoint)
 	fail := &Error{Endpoint: endpoint, URL: u.Redacted()}
 
@@ -331,7 +333,7 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*Response
 		fail.Err = transportError(err)
 		// A request that never got an answer may succeed later, unless
 		// the redirect policy refused it.
-		fail.Transient = !errors.Is(err, errRedirect)
+		fail.Retryable = !errors.Is(err, errRedirect)
 		return nil, fail
 	}
 	defer resp.Body.Close()
@@ -349,17 +351,17 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*Response
 		if readErr != nil {
 			// The body was cut off: the registration may or may not
 			// have happened, and registering again is harmless.
-			fail.Err, fail.Transient = readErr, true
+			fail.Err, fail.Retryable = readErr, true
 			return nil, fail
 		}
 		if jsonErr == nil && a.Success != nil && !*a.Success {
 			return nil, fail
 		}
-		return &Response{StatusCode: resp.StatusCode, Summary: fail.Summary}, nil
+		return &scan.Response{StatusCode: resp.StatusCode, Summary: fail.Summary}, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 ||
 		resp.StatusCode == http.StatusRequestTimeout:
-		fail.Transient = true
-		fail.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		fail.Retryable = true
+		fail.Wait = parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return nil, fail
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 // Credentials with distinctive text, so that tests can tell whether any of
@@ -95,7 +97,7 @@ func assertNoCredentials(t *testing.T, err error, extra ...string) {
 	}
 }
 
-var reg = Registration{
+var reg = scan.Registration{
 	GitURL:   "https://github.com/fabric8-analytics/f8a-server-backbone",
 	GitSHA:   "46e443d",
 	EmailIDs: "nshaikh@redhat.com,samuzzal@redhat.com",
@@ -181,7 +183,7 @@ func TestCredentialHeaders(t *testing.T) {
 			if _, err := c.Register(context.Background(), reg); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.ReportError(context.Background(), ErrorReport{}); err != nil {
+			if _, err := c.ReportError(context.Background(), scan.ErrorReport{}); err != nil {
 				t.Fatal(err)
 			}
 			for _, q := range srv.requests() {
@@ -204,14 +206,14 @@ func TestCredentialHeaders(t *testing.T) {
 func TestReportErrorBody(t *testing.T) {
 	cases := []struct {
 		name     string
-		in       ErrorReport
+		in       scan.ErrorReport
 		wantBody string
 	}{
-		{"no errors is an empty list", ErrorReport{ImageName: "a/b", EmailIDs: "x@y.org"},
+		{"no errors is an empty list", scan.ErrorReport{ImageName: "a/b", EmailIDs: "x@y.org"},
 			`{"image-name":"a/b","email-ids":"x@y.org","error":[]}`},
-		{"unknown name and emails are empty strings", ErrorReport{Errors: []string{"label git-url is missing"}},
+		{"unknown name and emails are empty strings", scan.ErrorReport{Errors: []string{"label git-url is missing"}},
 			`{"image-name":"","email-ids":"","error":["label git-url is missing"]}`},
-		{"every error in order", ErrorReport{ImageName: "a/b", Errors: []string{"one", `two "quoted", with comma`}},
+		{"every error in order", scan.ErrorReport{ImageName: "a/b", Errors: []string{"one", `two "quoted", with comma`}},
 			`{"image-name":"a/b","email-ids":"","error":["one","two \"quoted\", with comma"]}`},
 	}
 	for _, tc := range cases {
@@ -396,7 +398,7 @@ func TestClassification(t *testing.T) {
 			if resp != nil {
 				t.Errorf("response %+v with an error", resp)
 			}
-			if e.StatusCode != tc.status || e.Transient != tc.transient || IsTransient(err) != tc.transient ||
+			if e.StatusCode != tc.status || e.Transient() != tc.transient || scan.IsTransient(err) != tc.transient ||
 				e.Summary != tc.wantSummary || e.Endpoint != EndpointRegister || e.URL != srv.URL+"/register" {
 				t.Errorf("error = %+v, want status %d transient %v summary %q", e, tc.status, tc.transient, tc.wantSummary)
 			}
@@ -415,7 +417,7 @@ func TestConnectionRefused(t *testing.T) {
 	c := newClient(t, Config{ServerURL: url, Token: testToken, ThreeScaleSecret: testSecret})
 	_, err := c.Register(context.Background(), reg)
 	var e *Error
-	if !errors.As(err, &e) || !IsTransient(err) || e.StatusCode != 0 || e.Err == nil {
+	if !errors.As(err, &e) || !scan.IsTransient(err) || e.StatusCode != 0 || e.Err == nil {
 		t.Fatalf("Register = %v, want a transient *Error without status", err)
 	}
 	if !strings.Contains(err.Error(), "refused") {
@@ -440,7 +442,7 @@ func TestHangingServerTimesOut(t *testing.T) {
 	start := time.Now()
 	_, err := c.Register(context.Background(), reg)
 	elapsed := time.Since(start)
-	if !IsTransient(err) {
+	if !scan.IsTransient(err) {
 		t.Errorf("Register = %v, want a transient error", err)
 	}
 	if !strings.Contains(fmt.Sprint(err), "no answer in time") {
@@ -535,7 +537,7 @@ func TestCutOffSuccessIsTransient(t *testing.T) {
 	c := newClient(t, Config{ServerURL: srv.URL})
 	_, err := c.Register(context.Background(), reg)
 	var e *Error
-	if !errors.As(err, &e) || !e.Transient || e.StatusCode != 200 {
+	if !errors.As(err, &e) || !e.Transient() || e.StatusCode != 200 {
 		t.Errorf("Register = %v, want a transient error with status 200", err)
 	}
 	// The server did not say success false: the message must not claim so.
@@ -553,7 +555,7 @@ func TestRedirects(t *testing.T) {
 		c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
 		_, err := c.Register(context.Background(), reg)
 		var e *Error
-		if !errors.As(err, &e) || e.Transient || !strings.Contains(err.Error(), "redirect") {
+		if !errors.As(err, &e) || e.Transient() || !strings.Contains(err.Error(), "redirect") {
 			t.Errorf("Register = %v, want a permanent refused-redirect error", err)
 		}
 		if n := len(other.requests()); n != 0 {
@@ -603,7 +605,7 @@ func TestRedirects(t *testing.T) {
 			})
 			c := newClient(t, Config{ServerURL: srv.URL})
 			resp, err := c.Register(context.Background(), reg)
-			if err == nil || IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
+			if err == nil || scan.IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
 				t.Errorf("Register = %+v, %v; want a permanent refused-redirect error", resp, err)
 			}
 			for _, q := range srv.requests() {
@@ -619,7 +621,7 @@ func TestRedirects(t *testing.T) {
 		})
 		c := newClient(t, Config{ServerURL: srv.URL})
 		_, err := c.Register(context.Background(), reg)
-		if err == nil || IsTransient(err) {
+		if err == nil || scan.IsTransient(err) {
 			t.Errorf("Register = %v, want a permanent error", err)
 		}
 		if n := len(srv.requests()); n > 6 {
@@ -659,11 +661,11 @@ func TestRetryAfter(t *testing.T) {
 			})
 			_, err := newClient(t, Config{ServerURL: srv.URL}).Register(context.Background(), reg)
 			var e *Error
-			if !errors.As(err, &e) || !e.Transient {
+			if !errors.As(err, &e) || !e.Transient() {
 				t.Fatalf("Register = %v, want a transient *Error", err)
 			}
-			if e.RetryAfter < tc.min || e.RetryAfter > tc.max {
-				t.Errorf("RetryAfter = %v, want %v..%v", e.RetryAfter, tc.min, tc.max)
+			if e.RetryAfter() < tc.min || e.RetryAfter() > tc.max {
+				t.Errorf("RetryAfter = %v, want %v..%v", e.RetryAfter(), tc.min, tc.max)
 			}
 		})
 	}
@@ -693,7 +695,7 @@ func TestErrorText(t *testing.T) {
 	if !errors.Is(fmt.Errorf("wrapped: %w", cases[0].e), cause) {
 		t.Error("Error does not unwrap to its cause")
 	}
-	if IsTransient(nil) || IsTransient(cause) || IsTransient(&Error{}) || !IsTransient(fmt.Errorf("x: %w", &Error{Transient: true})) {
+	if scan.IsTransient(nil) || scan.IsTransient(cause) || scan.IsTransient(&Error{}) || !scan.IsTransient(fmt.Errorf("x: %w", &Error{Retryable: true})) {
 		t.Error("IsTransient misclassifies")
 	}
 }
@@ -728,7 +730,7 @@ func TestConcurrentUse(t *testing.T) {
 			if i%2 == 0 {
 				_, errs[i] = c.Register(context.Background(), reg)
 			} else {
-				_, errs[i] = c.ReportError(context.Background(), ErrorReport{ImageName: fmt.Sprint(i)})
+				_, errs[i] = c.ReportError(context.Background(), scan.ErrorReport{ImageName: fmt.Sprint(i)})
 			}
 		}()
 	}
@@ -780,7 +782,7 @@ func TestRedirectFromHTTPSToHTTPRefused(t *testing.T) {
 	rt := &redirectingTransport{}
 	c := newClient(t, Config{ServerURL: "https://analytics.example/api/v1", Token: testToken, ThreeScaleSecret: testSecret, Transport: rt})
 	_, err := c.Register(context.Background(), reg)
-	if err == nil || IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
+	if err == nil || scan.IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
 		t.Errorf("Register = %v, want a permanent refused-redirect error", err)
 	}
 	assertNoCredentials(t, err)

@@ -99,7 +99,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		if err != nil {
 			return nil, err
 		}
-		return &scan.Scanner{Source: source, Analytics: client}, nil
+		return &scan.Scanner{Source: source, Registrar: client}, nil
 	}
 	cfg := store.Config{
 		DataDir:             t.TempDir(),

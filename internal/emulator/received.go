@@ -13,7 +13,7 @@ const (
 )
 
 // Registration is the body of a register request. It repeats
-// analytics.Registration on purpose: written from the server's contract, not
+// the analytics client's wire body on purpose: written from the server's contract, not
 // imported from the client, it catches a wrong JSON tag in the client.
 type Registration struct {
 	GitURL   string `json:"git-url"`
@@ -22,7 +22,7 @@ type Registration struct {
 }
 
 // ErrorReport is the body of a scanner-error request (kept apart from
-// analytics.ErrorReport for the same reason).
+// the client's body for the same reason).
 type ErrorReport struct {
 	ImageName string   `json:"image-name"`
 	EmailIDs  string   `json:"email-ids"`

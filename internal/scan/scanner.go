@@ -8,8 +8,6 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/rs/zerolog"
-
-	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 )
 
 // Scanner scans images: it inspects an image, checks its labels, registers
@@ -21,10 +19,11 @@ import (
 // Finish once the scan is final.
 type Scanner struct {
 	Source LabelSource
-	// Analytics is the server to register with. When nil, AnalyticsErr says
-	// why (no SERVER given, a malformed one) and is reported as a scan error.
-	Analytics    *analytics.Client
-	AnalyticsErr error
+	// Registrar is the analytics server to register with. When nil,
+	// RegistrarErr says why (no SERVER given, a malformed one) and is
+	// reported as a scan error.
+	Registrar    Registrar
+	RegistrarErr error
 	// Retry bounds the retries of transient failures made by Scan and of the
 	// error report made by Finish. The zero value tries once.
 	Retry RetryPolicy
@@ -57,9 +56,27 @@ type Attempt struct {
 	// non-nil Response means the image is registered.
 	Errors []error
 	// Response is the server's answer to a successful registration.
-	Response *analytics.Response
-	// ServerStatus is the HTTP status of a failed registration, 0 if none.
-	ServerStatus int
+	Response *Response
+}
+
+// ServerStatus is the HTTP status of a refused registration, 0 if none.
+func (a *Attempt) ServerStatus() int {
+	for _, err := range a.Errors {
+		if s := ServerStatus(err); s != 0 {
+			return s
+		}
+	}
+	return 0
+}
+
+// RetryAfter is the longest wait a server asked for before a retry, 0 if
+// none.
+func (a *Attempt) RetryAfter() time.Duration {
+	var d time.Duration
+	for _, err := range a.Errors {
+		d = max(d, RetryAfter(err))
+	}
+	return d
 }
 
 // Succeeded reports whether the registration was accepted.
@@ -83,11 +100,6 @@ func (a *Attempt) Retryable() bool {
 // Err joins the attempt's errors, nil when it succeeded.
 func (a *Attempt) Err() error { return errors.Join(a.Errors...) }
 
-// IsTransient reports whether err may go away on retry.
-func IsTransient(err error) bool {
-	return errors.Is(err, ErrDaemonUnavailable) || analytics.IsTransient(err)
-}
-
 func (s *Scanner) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -101,8 +113,8 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 	defer func() { a.Finished = s.now() }()
 	log := s.Log.With().Str("image", t.Ref).Logger()
 
-	if s.Analytics == nil {
-		err := s.AnalyticsErr
+	if s.Registrar == nil {
+		err := s.RegistrarErr
 		if err == nil {
 			err = errors.New("no analytics server configured")
 		}
@@ -123,16 +135,12 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 		return a
 	}
 
-	resp, err := s.Analytics.Register(ctx, analytics.Registration{
+	resp, err := s.Registrar.Register(ctx, Registration{
 		GitURL: labels.GitURL, GitSHA: labels.GitSHA, EmailIDs: labels.EmailIDs,
 	})
 	if err != nil {
-		var ae *analytics.Error
-		if errors.As(err, &ae) {
-			a.ServerStatus = ae.StatusCode
-		}
 		a.Errors = append(a.Errors, err)
-		log.Debug().Err(err).Bool("transient", analytics.IsTransient(err)).Msg("register failed")
+		log.Debug().Err(err).Bool("transient", IsTransient(err)).Msg("register failed")
 		return a
 	}
 	a.Response = resp
@@ -147,7 +155,7 @@ func (s *Scanner) Scan(ctx context.Context, t Target) Result {
 	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
 		last = s.Attempt(ctx, t)
 		if last.Retryable() {
-			return struct{}{}, s.Retry.retryError(last.Errors)
+			return struct{}{}, s.Retry.retryError(last)
 		}
 		return struct{}{}, nil
 	}, append(s.Retry.options(), backoff.WithNotify(func(err error, wait time.Duration) {
@@ -167,7 +175,7 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		errs = append(errs, err.Error())
 	}
 	name := a.imageName()
-	if !a.Succeeded() && s.Analytics != nil {
+	if !a.Succeeded() && s.Registrar != nil {
 		if err := s.report(ctx, name, a.Labels.EmailIDs, errs); err != nil {
 			errs = append(errs, "could not report the errors: "+err.Error())
 		}
@@ -198,14 +206,13 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		// identity there is.
 		r.UUID = strings.TrimPrefix(a.Target.Ref, "sha256:")
 	}
-	if s.Analytics != nil {
-		r.ScanResults.ServerURL = s.Analytics.ServerURL()
+	if s.Registrar != nil {
+		r.ScanResults.ServerURL = s.Registrar.ServerURL()
 	}
-	switch {
-	case a.Response != nil:
+	if a.Response != nil {
 		r.ServerResponse = &ServerResponse{Status: a.Response.StatusCode, Summary: a.Response.Summary}
-	case a.ServerStatus != 0:
-		r.ServerResponse = &ServerResponse{Status: a.ServerStatus}
+	} else if status := a.ServerStatus(); status != 0 {
+		r.ServerResponse = &ServerResponse{Status: status}
 	}
 	if r.Successful {
 		r.Summary = SuccessSummary
@@ -218,10 +225,10 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 
 func (s *Scanner) report(ctx context.Context, name, emails string, errs []string) error {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		_, err := s.Analytics.ReportError(ctx, analytics.ErrorReport{
+		_, err := s.Registrar.ReportError(ctx, ErrorReport{
 			ImageName: name, EmailIDs: emails, Errors: errs,
 		})
-		if err != nil && !analytics.IsTransient(err) {
+		if err != nil && !IsTransient(err) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
@@ -277,16 +284,15 @@ func (t Target) scanType() string {
 // refused again: backoff itself stops when it would overrun MaxElapsed, and
 // without a MaxElapsed the bound is MaxInterval, lest a server that asks for
 // an hour hold the caller for an hour per try.
-func (p RetryPolicy) retryError(errs []error) error {
-	err := errors.Join(errs...)
-	var ae *analytics.Error
-	if errors.As(err, &ae) && ae.RetryAfter > 0 {
-		if p.MaxElapsed <= 0 && ae.RetryAfter > p.maxInterval() {
+func (p RetryPolicy) retryError(a *Attempt) error {
+	err := a.Err()
+	if wait := a.RetryAfter(); wait > 0 {
+		if p.MaxElapsed <= 0 && wait > p.maxInterval() {
 			return backoff.Permanent(err)
 		}
 		// Not backoff.RetryAfter, which takes whole seconds and would
 		// retry early after a Retry-After given as a date.
-		return &backoff.RetryAfterError{Duration: ae.RetryAfter}
+		return &backoff.RetryAfterError{Duration: wait}
 	}
 	return err
 }

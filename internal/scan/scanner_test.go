@@ -1,9 +1,8 @@
-package scan
+package scan_test
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 // The seed's image id: its first character is the one the original dropped.
@@ -29,28 +27,28 @@ const (
 // them, and optionally errors to return first, one per call.
 type fakeSource struct {
 	mu     sync.Mutex
-	images map[string]Image
+	images map[string]scan.Image
 	errs   []error // returned by the first len(errs) calls, in order
 	calls  []string
 }
 
-var _ LabelSource = (*fakeSource)(nil)
+var _ scan.LabelSource = (*fakeSource)(nil)
 
-func (f *fakeSource) Inspect(ctx context.Context, ref string) (Image, error) {
+func (f *fakeSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, ref)
 	if err := ctx.Err(); err != nil {
-		return Image{}, err
+		return scan.Image{}, err
 	}
 	if len(f.errs) > 0 {
 		err := f.errs[0]
 		f.errs = f.errs[1:]
-		return Image{}, err
+		return scan.Image{}, err
 	}
 	img, ok := f.images[ref]
 	if !ok {
-		return Image{}, fmt.Errorf("%w: no image or container %q on the daemon", ErrImageNotFound, ref)
+		return scan.Image{}, fmt.Errorf("%w: no image or container %q on the daemon", scan.ErrImageNotFound, ref)
 	}
 	return img, nil
 }
@@ -63,8 +61,8 @@ func (f *fakeSource) callCount() int {
 
 // seedImage is the seed README's image, reachable by name, tag and id.
 func seedImage(labels map[string]string) *fakeSource {
-	img := Image{ID: seedID, Names: []string{"nshaikh/test_label:latest"}, Labels: labels}
-	return &fakeSource{images: map[string]Image{
+	img := scan.Image{ID: seedID, Names: []string{"nshaikh/test_label:latest"}, Labels: labels}
+	return &fakeSource{images: map[string]scan.Image{
 		"nshaikh/test_label":        img,
 		"nshaikh/test_label:latest": img,
 		seedID:                      img,
@@ -150,7 +148,7 @@ func always(status int, body string) func(http.ResponseWriter, int) {
 const registered = `{"success": true, "summary": "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."}`
 
 // fast retries quickly so that tests of retries take milliseconds.
-var fast = RetryPolicy{MaxTries: 4, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxElapsed: 5 * time.Second}
+var fast = scan.RetryPolicy{MaxTries: 4, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, MaxElapsed: 5 * time.Second}
 
 // clock returns a Now that starts at a fixed time and advances a second
 // per call, so that results carry predictable, distinct times.
@@ -165,22 +163,22 @@ func clock() func() time.Time {
 	}
 }
 
-func newScanner(t *testing.T, src LabelSource, srv *analyticsServer, retry RetryPolicy) *Scanner {
+func newScanner(t *testing.T, src scan.LabelSource, srv *analyticsServer, retry scan.RetryPolicy) *scan.Scanner {
 	t.Helper()
-	s := &Scanner{Source: src, Retry: retry, Now: clock()}
+	s := &scan.Scanner{Source: src, Retry: retry, Now: clock()}
 	if srv != nil {
 		c, err := analytics.New(analytics.Config{ServerURL: srv.URL, Timeout: 5 * time.Second,
 			Token: "t0ken-s3cret", ThreeScaleSecret: "3scale-s3cret"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Analytics = c
+		s.Registrar = c
 	}
 	return s
 }
 
 // assertNoSecrets fails when a credential shows in the result.
-func assertNoSecrets(t *testing.T, r Result) {
+func assertNoSecrets(t *testing.T, r scan.Result) {
 	t.Helper()
 	b, _ := json.Marshal(r)
 	for _, secret := range []string{"t0ken-s3cret", "3scale-s3cret"} {
@@ -192,30 +190,30 @@ func assertNoSecrets(t *testing.T, r Result) {
 
 func TestScanSuccess(t *testing.T) {
 	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
-	src := seedImage(goodLabels())
+	src := seedImage(scan.GoodLabels())
 	s := newScanner(t, src, srv, fast)
 
-	r := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+	r := s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
-	want := Result{
-		ScanType:           ScanTypeRegister,
+	want := scan.Result{
+		ScanType:           scan.ScanTypeRegister,
 		CVEFeedLastUpdated: "NA",
 		UUID:               seedHex,
-		ScanResults: ScanResults{
-			EmailIDs:  wantGood.EmailIDs,
-			GitSHA:    wantGood.GitSHA,
-			GitURL:    wantGood.GitURL,
+		ScanResults: scan.ScanResults{
+			EmailIDs:  scan.WantGood.EmailIDs,
+			GitSHA:    scan.WantGood.GitSHA,
+			GitURL:    scan.WantGood.GitURL,
 			ImageName: "nshaikh/test_label",
 			ServerURL: srv.URL,
 		},
 		Successful: true,
-		Summary:    SuccessSummary,
-		Scanner:    ScannerName,
-		ServerResponse: &ServerResponse{Status: 200,
+		Summary:    scan.SuccessSummary,
+		Scanner:    scan.ScannerName,
+		ServerResponse: &scan.ServerResponse{Status: 200,
 			Summary: "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."},
 	}
 	got := r
-	got.StartTime, got.FinishedTime = Timestamp{}, Timestamp{}
+	got.StartTime, got.FinishedTime = scan.Timestamp{}, scan.Timestamp{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("result\n%+v\nwant\n%+v", got, want)
 	}
@@ -227,7 +225,7 @@ func TestScanSuccess(t *testing.T) {
 	if len(regs) != 1 {
 		t.Fatalf("register calls = %d, want 1", len(regs))
 	}
-	wantBody := map[string]any{"git-url": wantGood.GitURL, "git-sha": wantGood.GitSHA, "email-ids": wantGood.EmailIDs}
+	wantBody := map[string]any{"git-url": scan.WantGood.GitURL, "git-sha": scan.WantGood.GitSHA, "email-ids": scan.WantGood.EmailIDs}
 	if regs[0].Method != http.MethodPost || !reflect.DeepEqual(regs[0].Body, wantBody) {
 		t.Errorf("register = %s %v, want POST %v", regs[0].Method, regs[0].Body, wantBody)
 	}
@@ -239,10 +237,10 @@ func TestScanSuccess(t *testing.T) {
 
 func TestScanLabelsMissing(t *testing.T) {
 	srv := newAnalyticsServer(t, nil, nil)
-	src := seedImage(map[string]string{LabelEmailIDs: " a@x.org,b@y.org "})
+	src := seedImage(map[string]string{scan.LabelEmailIDs: " a@x.org,b@y.org "})
 	s := newScanner(t, src, srv, fast)
 
-	r := s.Scan(context.Background(), Target{Ref: seedID, Name: "nshaikh/test_label"})
+	r := s.Scan(context.Background(), scan.Target{Ref: seedID, Name: "nshaikh/test_label"})
 
 	if n := len(srv.calls("/register")); n != 0 {
 		t.Errorf("register calls = %d, want none for an image without its labels", n)
@@ -260,7 +258,7 @@ func TestScanLabelsMissing(t *testing.T) {
 	if !reflect.DeepEqual(reports[0].Body, wantReport) {
 		t.Errorf("report body = %v, want %v", reports[0].Body, wantReport)
 	}
-	if r.Successful || !reflect.DeepEqual(r.Errors, wantErrs) || r.Summary != FailureSummary(wantErrs) {
+	if r.Successful || !reflect.DeepEqual(r.Errors, wantErrs) || r.Summary != scan.FailureSummary(wantErrs) {
 		t.Errorf("result: successful %v, errors %q, summary %q; want a failure with %q",
 			r.Successful, r.Errors, r.Summary, wantErrs)
 	}
@@ -284,11 +282,11 @@ func TestScanWithoutServer(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := seedImage(goodLabels())
+			src := seedImage(scan.GoodLabels())
 			s := newScanner(t, src, nil, fast)
-			s.AnalyticsErr = tc.err
+			s.RegistrarErr = tc.err
 
-			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
+			a := s.Attempt(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 			if a.Retryable() || a.Succeeded() {
 				t.Errorf("attempt retryable %v, succeeded %v; want a final failure", a.Retryable(), a.Succeeded())
 			}
@@ -302,7 +300,7 @@ func TestScanWithoutServer(t *testing.T) {
 			}
 			// The image is still read, unlike the original, which gave up
 			// before reading anything.
-			if r.ScanResults.GitURL != wantGood.GitURL || r.UUID != seedHex {
+			if r.ScanResults.GitURL != scan.WantGood.GitURL || r.UUID != seedHex {
 				t.Errorf("scan results = %+v, uuid %q; want the image's labels", r.ScanResults, r.UUID)
 			}
 		})
@@ -323,7 +321,7 @@ func TestScanImageNotFound(t *testing.T) {
 			src := &fakeSource{}
 			s := newScanner(t, src, srv, fast)
 
-			r := s.Scan(context.Background(), Target{Ref: tc.ref})
+			r := s.Scan(context.Background(), scan.Target{Ref: tc.ref})
 
 			if r.UUID != tc.wantUUID || r.ScanResults.ImageName != tc.wantName {
 				t.Errorf("uuid %q, image_name %q; want %q, %q", r.UUID, r.ScanResults.ImageName, tc.wantUUID, tc.wantName)
@@ -349,20 +347,20 @@ func TestScanImageNotFound(t *testing.T) {
 }
 
 func TestScanDaemonUnavailable(t *testing.T) {
-	down := fmt.Errorf("%w: ping: connection refused", ErrDaemonUnavailable)
+	down := fmt.Errorf("%w: ping: connection refused", scan.ErrDaemonUnavailable)
 
 	t.Run("retried until tries run out", func(t *testing.T) {
 		srv := newAnalyticsServer(t, nil, nil)
 		src := &fakeSource{errs: []error{down, down, down, down, down}}
 		s := newScanner(t, src, srv, fast)
 
-		a := s.Attempt(context.Background(), Target{Ref: "x/y"})
+		a := s.Attempt(context.Background(), scan.Target{Ref: "x/y"})
 		if !a.Retryable() {
 			t.Errorf("attempt with %v is not retryable", a.Err())
 		}
-		r := s.Scan(context.Background(), Target{Ref: "x/y"})
+		r := s.Scan(context.Background(), scan.Target{Ref: "x/y"})
 		if n := src.callCount(); n != 1+int(fast.MaxTries) {
-			t.Errorf("inspections = %d, want 1 by Attempt + %d by Scan", n, fast.MaxTries)
+			t.Errorf("inspections = %d, want 1 by scan.Attempt + %d by Scan", n, fast.MaxTries)
 		}
 		if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "docker daemon unavailable") {
 			t.Errorf("result: successful %v, errors %q", r.Successful, r.Errors)
@@ -373,9 +371,9 @@ func TestScanDaemonUnavailable(t *testing.T) {
 	})
 	t.Run("recovers", func(t *testing.T) {
 		srv := newAnalyticsServer(t, nil, nil)
-		src := seedImage(goodLabels())
+		src := seedImage(scan.GoodLabels())
 		src.errs = []error{down}
-		r := newScanner(t, src, srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+		r := newScanner(t, src, srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 		if !r.Successful || src.callCount() != 2 {
 			t.Errorf("successful %v after %d inspections (errors %q), want success after 2", r.Successful, src.callCount(), r.Errors)
 		}
@@ -390,7 +388,7 @@ func TestScanRetriesServerErrors(t *testing.T) {
 		}
 		answer(w, http.StatusOK, registered)
 	}, nil)
-	r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+	r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
 	if !r.Successful || r.Errors != nil {
 		t.Errorf("successful %v, errors %q; want success", r.Successful, r.Errors)
@@ -421,9 +419,9 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newAnalyticsServer(t, always(tc.status, tc.body), nil)
-			s := newScanner(t, seedImage(goodLabels()), srv, fast)
+			s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
 
-			r := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+			r := s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
 			if n := len(srv.calls("/register")); n != 1 {
 				t.Errorf("register calls = %d, want 1: a %d is not retried", n, tc.status)
@@ -440,9 +438,9 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 			assertNoSecrets(t, r)
 
 			// What the service's queue sees of the same answer.
-			a := s.Attempt(context.Background(), Target{Ref: "nshaikh/test_label"})
-			if a.Retryable() || a.ServerStatus != tc.status || a.Response != nil {
-				t.Errorf("attempt: retryable %v, server status %d; want final, %d", a.Retryable(), a.ServerStatus, tc.status)
+			a := s.Attempt(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
+			if a.Retryable() || a.ServerStatus() != tc.status || a.Response != nil {
+				t.Errorf("attempt: retryable %v, server status %d; want final, %d", a.Retryable(), a.ServerStatus(), tc.status)
 			}
 		})
 	}
@@ -469,7 +467,7 @@ func TestScanReportFailure(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newAnalyticsServer(t, always(400, `{"success": false, "summary": "bad"}`), tc.report)
-			r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+			r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
 			if n := len(srv.calls("/scanner-error")); n != tc.wantReports {
 				t.Errorf("scanner-error calls = %d, want %d", n, tc.wantReports)
@@ -485,7 +483,7 @@ func TestScanReportFailure(t *testing.T) {
 				if !strings.HasPrefix(r.Errors[1], "could not report") || !strings.Contains(r.Errors[1], "scanner-error") {
 					t.Errorf("last error = %q, want 'could not report ...scanner-error...'", r.Errors[1])
 				}
-				if r.Summary != FailureSummary(r.Errors) {
+				if r.Summary != scan.FailureSummary(r.Errors) {
 					t.Errorf("summary %q does not list the report failure", r.Summary)
 				}
 			}
@@ -519,7 +517,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 			gap = time.Since(first)
 			answer(w, http.StatusOK, registered)
 		}, nil)
-		r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+		r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 		if !r.Successful {
 			t.Fatalf("errors %q, want success on the second try", r.Errors)
 		}
@@ -535,7 +533,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 			w.Header().Set("Retry-After", "3600")
 			answer(w, http.StatusTooManyRequests, `{"summary": "slow down"}`)
 		}, nil)
-		policies := map[string]RetryPolicy{
+		policies := map[string]scan.RetryPolicy{
 			"with MaxElapsed":    {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsed: 2 * time.Second},
 			"without MaxElapsed": {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond},
 			"default intervals":  {MaxTries: 3},
@@ -548,7 +546,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				start := time.Now()
-				r := newScanner(t, seedImage(goodLabels()), srv, p).Scan(ctx, Target{Ref: "nshaikh/test_label"})
+				r := newScanner(t, seedImage(scan.GoodLabels()), srv, p).Scan(ctx, scan.Target{Ref: "nshaikh/test_label"})
 				if elapsed := time.Since(start); elapsed > 3*time.Second {
 					t.Errorf("Scan took %v; a Retry-After of an hour must end the retries", elapsed)
 				}
@@ -563,61 +561,19 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 	})
 }
 
-func TestAttemptRetryable(t *testing.T) {
-	transient := &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 503, Transient: true}
-	permanent := &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 400}
-	down := fmt.Errorf("%w: ping", ErrDaemonUnavailable)
-	cases := []struct {
-		name string
-		errs []error
-		want bool
-	}{
-		{"no errors", nil, false},
-		{"daemon unavailable", []error{down}, true},
-		{"analytics transient", []error{transient}, true},
-		{"analytics transient, wrapped", []error{fmt.Errorf("register: %w", transient)}, true},
-		{"daemon and analytics transient", []error{down, transient}, true},
-		{"analytics permanent", []error{permanent}, false},
-		{"image not found", []error{fmt.Errorf("%w: x", ErrImageNotFound)}, false},
-		{"label missing", []error{&LabelError{Label: LabelGitURL, Reason: "is missing"}}, false},
-		{"configuration", []error{fmt.Errorf("%w: no scheme", analytics.ErrConfig)}, false},
-		{"transient and permanent", []error{down, &LabelError{Label: LabelGitSHA, Reason: "is empty"}}, false},
-		{"canceled", []error{context.Canceled}, false},
-		{"plain error", []error{errors.New("boom")}, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			a := &Attempt{Errors: tc.errs}
-			if got := a.Retryable(); got != tc.want {
-				t.Errorf("Retryable() = %v, want %v", got, tc.want)
-			}
-			if a.Succeeded() {
-				t.Error("Succeeded() without a response")
-			}
-			if (a.Err() == nil) != (len(tc.errs) == 0) {
-				t.Errorf("Err() = %v with %d errors", a.Err(), len(tc.errs))
-			}
-		})
-	}
-	ok := &Attempt{Response: &analytics.Response{StatusCode: 200}}
-	if !ok.Succeeded() || ok.Retryable() || ok.Err() != nil {
-		t.Errorf("registered attempt: succeeded %v, retryable %v, err %v", ok.Succeeded(), ok.Retryable(), ok.Err())
-	}
-}
-
 func TestResultUUIDIsTheWholeID(t *testing.T) {
 	srv := newAnalyticsServer(t, nil, nil)
-	s := newScanner(t, seedImage(goodLabels()), srv, fast)
+	s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
 	for _, ref := range []string{"nshaikh/test_label", seedID, seedHex, seedHex[:12]} {
 		t.Run(ref, func(t *testing.T) {
-			r := s.Scan(context.Background(), Target{Ref: ref})
+			r := s.Scan(context.Background(), scan.Target{Ref: ref})
 			// The original wrote "a2954..." for "aa2954...".
 			if r.UUID != seedHex || len(r.UUID) != 64 {
 				t.Errorf("UUID = %q, want all 64 digits %q", r.UUID, seedHex)
 			}
 		})
 	}
-	if got := (Image{ID: seedID}).ShortID(); got != seedHex {
+	if got := (scan.Image{ID: seedID}).ShortID(); got != seedHex {
 		t.Errorf("ShortID() = %q, want %q", got, seedHex)
 	}
 }
@@ -626,40 +582,40 @@ func TestResultUUIDIsTheWholeID(t *testing.T) {
 // is that id, the one asked for, not the id of the container's image.
 func TestResultUUIDOfAContainerIsTheContainerID(t *testing.T) {
 	const containerID = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
-	img := Image{ID: seedID, Labels: goodLabels()}
-	src := &fakeSource{images: map[string]Image{containerID: img, containerID[:12]: img}}
+	img := scan.Image{ID: seedID, Labels: scan.GoodLabels()}
+	src := &fakeSource{images: map[string]scan.Image{containerID: img, containerID[:12]: img}}
 	s := newScanner(t, src, newAnalyticsServer(t, nil, nil), fast)
-	if r := s.Scan(context.Background(), Target{Ref: containerID}); r.UUID != containerID {
+	if r := s.Scan(context.Background(), scan.Target{Ref: containerID}); r.UUID != containerID {
 		t.Errorf("UUID = %q, want the container id %q", r.UUID, containerID)
 	}
 	// A short id is not what atomic uses; the image's full id is the
 	// better identity then.
-	if r := s.Scan(context.Background(), Target{Ref: containerID[:12]}); r.UUID != seedHex {
+	if r := s.Scan(context.Background(), scan.Target{Ref: containerID[:12]}); r.UUID != seedHex {
 		t.Errorf("UUID = %q, want the image id %q", r.UUID, seedHex)
 	}
 }
 
 func TestResultImageName(t *testing.T) {
-	tagged := Image{ID: seedID, Names: []string{"first/tag:1", "second/tag:2"}, Labels: goodLabels()}
-	untagged := Image{ID: seedID, Labels: goodLabels()}
+	tagged := scan.Image{ID: seedID, Names: []string{"first/tag:1", "second/tag:2"}, Labels: scan.GoodLabels()}
+	untagged := scan.Image{ID: seedID, Labels: scan.GoodLabels()}
 	cases := []struct {
 		name   string
-		target Target
-		img    Image
+		target scan.Target
+		img    scan.Image
 		want   string
 	}{
-		{"Target.Name wins", Target{Ref: seedID, Name: "given/name"}, tagged, "given/name"},
-		{"Target.Name wins over a name ref", Target{Ref: "some/ref:tag", Name: "given/name"}, tagged, "given/name"},
-		{"name ref as asked", Target{Ref: "some/ref"}, tagged, "some/ref"},
-		{"name:tag ref as asked", Target{Ref: "registry.example:5000/some/ref:v1"}, tagged, "registry.example:5000/some/ref:v1"},
-		{"sha256 id ref gives the first tag", Target{Ref: seedID}, tagged, "first/tag:1"},
-		{"hex id ref gives the first tag", Target{Ref: seedHex}, tagged, "first/tag:1"},
-		{"short id ref gives the first tag", Target{Ref: seedHex[:12]}, tagged, "first/tag:1"},
-		{"untagged id ref gives the id", Target{Ref: seedID}, untagged, seedHex},
+		{"scan.Target.Name wins", scan.Target{Ref: seedID, Name: "given/name"}, tagged, "given/name"},
+		{"scan.Target.Name wins over a name ref", scan.Target{Ref: "some/ref:tag", Name: "given/name"}, tagged, "given/name"},
+		{"name ref as asked", scan.Target{Ref: "some/ref"}, tagged, "some/ref"},
+		{"name:tag ref as asked", scan.Target{Ref: "registry.example:5000/some/ref:v1"}, tagged, "registry.example:5000/some/ref:v1"},
+		{"sha256 id ref gives the first tag", scan.Target{Ref: seedID}, tagged, "first/tag:1"},
+		{"hex id ref gives the first tag", scan.Target{Ref: seedHex}, tagged, "first/tag:1"},
+		{"short id ref gives the first tag", scan.Target{Ref: seedHex[:12]}, tagged, "first/tag:1"},
+		{"untagged id ref gives the id", scan.Target{Ref: seedID}, untagged, seedHex},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &fakeSource{images: map[string]Image{tc.target.Ref: tc.img}}
+			src := &fakeSource{images: map[string]scan.Image{tc.target.Ref: tc.img}}
 			srv := newAnalyticsServer(t, always(400, `{"success": false}`), nil)
 			r := newScanner(t, src, srv, fast).Scan(context.Background(), tc.target)
 			if r.ScanResults.ImageName != tc.want {
@@ -688,17 +644,17 @@ func TestLooksLikeID(t *testing.T) {
 		"sha256:":                false,
 	}
 	for in, want := range cases {
-		if got := LooksLikeID(in); got != want {
-			t.Errorf("LooksLikeID(%q) = %v, want %v", in, got, want)
+		if got := scan.LooksLikeID(in); got != want {
+			t.Errorf("scan.LooksLikeID(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
 
 func TestScanType(t *testing.T) {
 	srv := newAnalyticsServer(t, nil, nil)
-	s := newScanner(t, seedImage(goodLabels()), srv, fast)
-	for in, want := range map[string]string{"": ScanTypeRegister, "scan": "scan"} {
-		if got := s.Scan(context.Background(), Target{Ref: "nshaikh/test_label", ScanType: in}).ScanType; got != want {
+	s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
+	for in, want := range map[string]string{"": scan.ScanTypeRegister, "scan": "scan"} {
+		if got := s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label", ScanType: in}).ScanType; got != want {
 			t.Errorf("ScanType %q gives %q, want %q", in, got, want)
 		}
 	}
@@ -708,14 +664,14 @@ func TestScanCanceledStillGivesResult(t *testing.T) {
 	srv := newAnalyticsServer(t, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := newScanner(t, seedImage(goodLabels()), srv, fast).Scan(ctx, Target{Ref: "nshaikh/test_label"})
-	if r.Successful || len(r.Errors) == 0 || r.UUID != "nshaikh/test_label" || r.Scanner != ScannerName {
+	r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(ctx, scan.Target{Ref: "nshaikh/test_label"})
+	if r.Successful || len(r.Errors) == 0 || r.UUID != "nshaikh/test_label" || r.Scanner != scan.ScannerName {
 		t.Errorf("result = %+v, want a failed result for the asked ref", r)
 	}
 }
 
 func TestScanConcurrent(t *testing.T) {
-	// The service shares one Scanner between its workers.
+	// The service shares one scan.Scanner between its workers.
 	srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
 		if n%2 == 1 {
 			answer(w, 502, ``)
@@ -723,14 +679,14 @@ func TestScanConcurrent(t *testing.T) {
 		}
 		answer(w, 200, registered)
 	}, nil)
-	s := newScanner(t, seedImage(goodLabels()), srv, RetryPolicy{MaxTries: 20, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond})
+	s := newScanner(t, seedImage(scan.GoodLabels()), srv, scan.RetryPolicy{MaxTries: 20, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond})
 	var wg sync.WaitGroup
-	results := make([]Result, 8)
+	results := make([]scan.Result, 8)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.Scan(context.Background(), Target{Ref: "nshaikh/test_label"})
+			results[i] = s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 		}()
 	}
 	wg.Wait()
@@ -738,48 +694,5 @@ func TestScanConcurrent(t *testing.T) {
 		if !r.Successful {
 			t.Errorf("scan %d failed: %q", i, r.Errors)
 		}
-	}
-}
-
-func TestRetryErrorHonoursRetryAfter(t *testing.T) {
-	ra := func(d time.Duration) error {
-		return &analytics.Error{Endpoint: analytics.EndpointRegister, StatusCode: 429, Transient: true, RetryAfter: d}
-	}
-	bounded := RetryPolicy{MaxTries: 3, MaxInterval: 4 * time.Second, MaxElapsed: 15 * time.Second}
-	unbounded := RetryPolicy{MaxTries: 3, MaxInterval: 4 * time.Second}
-	cases := []struct {
-		name      string
-		p         RetryPolicy
-		err       error
-		wantWait  time.Duration // 0: no Retry-After wait
-		permanent bool
-	}{
-		{"no Retry-After", bounded, ra(0), 0, false},
-		{"sub-second precision kept", bounded, ra(1500 * time.Millisecond), 1500 * time.Millisecond, false},
-		{"longer than MaxInterval, MaxElapsed decides", bounded, ra(10 * time.Second), 10 * time.Second, false},
-		{"within MaxInterval, no MaxElapsed", unbounded, ra(3 * time.Second), 3 * time.Second, false},
-		{"beyond MaxInterval, no MaxElapsed", unbounded, ra(time.Hour), 0, true},
-		{"daemon error has none", unbounded, fmt.Errorf("%w: x", ErrDaemonUnavailable), 0, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := tc.p.retryError([]error{tc.err})
-			var after *backoff.RetryAfterError
-			var perm *backoff.PermanentError
-			switch {
-			case tc.permanent:
-				if !errors.As(got, &perm) {
-					t.Errorf("retryError = %v, want a permanent error", got)
-				}
-			case tc.wantWait > 0:
-				if !errors.As(got, &after) || after.Duration != tc.wantWait {
-					t.Errorf("retryError = %v, want a wait of %v", got, tc.wantWait)
-				}
-			default:
-				if errors.As(got, &after) || errors.As(got, &perm) || !errors.Is(got, tc.err) {
-					t.Errorf("retryError = %v, want the error itself", got)
-				}
-			}
-		})
 	}
 }

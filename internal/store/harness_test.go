@@ -117,7 +117,7 @@ func (env *testEnv) scannerFor(server string) (*scan.Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &scan.Scanner{Source: env.source, Analytics: client}, nil
+	return &scan.Scanner{Source: env.source, Registrar: client}, nil
 }
 
 // open opens a store on the env's database, closed when the test ends.

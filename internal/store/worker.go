@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/rs/zerolog"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -232,12 +231,8 @@ func retryDelay(base, maxDelay time.Duration, attempt int, jitter float64) time.
 // rememberRetryAfter notes the Retry-After of a rate-limited or unavailable
 // analytics server, bounded by RetryMax, for nextRetry.
 func (s *Store) rememberRetryAfter(jobID int64, a *scan.Attempt) {
-	for _, err := range a.Errors {
-		var ae *analytics.Error
-		if errors.As(err, &ae) && ae.RetryAfter > 0 {
-			s.retryAfter.Store(jobID, time.Now().Add(min(ae.RetryAfter, s.cfg.RetryMax)))
-			return
-		}
+	if wait := a.RetryAfter(); wait > 0 {
+		s.retryAfter.Store(jobID, time.Now().Add(min(wait, s.cfg.RetryMax)))
 	}
 }
 
