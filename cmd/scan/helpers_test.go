@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -170,7 +170,7 @@ type results struct {
 func readResults(t *testing.T, scanOut, folder string) results {
 	t.Helper()
 	dir := filepath.Join(scanOut, folder)
-	raw, err := os.ReadFile(filepath.Join(dir, atomic.ResultFile))
+	raw, err := os.ReadFile(filepath.Join(dir, atomicscan.ResultFile))
 	if err != nil {
 		entries, _ := os.ReadDir(scanOut)
 		var names []string
@@ -183,7 +183,7 @@ func readResults(t *testing.T, scanOut, folder string) results {
 	if err := json.Unmarshal(raw, &out.result); err != nil {
 		t.Fatalf("result file does not decode: %v\n%s", err, raw)
 	}
-	rawSum, err := os.ReadFile(filepath.Join(dir, atomic.SummaryFile))
+	rawSum, err := os.ReadFile(filepath.Join(dir, atomicscan.SummaryFile))
 	if err != nil {
 		t.Fatalf("no json summary file: %v", err)
 	}

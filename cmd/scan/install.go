@@ -7,14 +7,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 )
 
 func runInstall(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	const cmd = "scan install"
 	image := envValue(getenv, "IMAGE")
 	if image == "" {
-		image = atomic.DefaultImage
+		image = atomicscan.DefaultImage
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -23,7 +23,7 @@ func runInstall(args []string, getenv func(string) string, stdout, stderr io.Wri
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprintf(stdout, installUsage, atomic.DefaultImage)
+		fmt.Fprintf(stdout, installUsage, atomicscan.DefaultImage)
 		return exitOK
 	case err != nil:
 		return usageError(stderr, cmd, err)
@@ -33,15 +33,15 @@ func runInstall(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return usageError(stderr, cmd, errors.New("--root must not be empty"))
 	}
 	image = strings.TrimSpace(image)
-	if err := atomic.CheckImage(image); err != nil {
+	if err := atomicscan.CheckImage(image); err != nil {
 		return usageError(stderr, cmd, fmt.Errorf("--image: %w", err))
 	}
-	path, err := atomic.Install(*root, image)
+	path, err := atomicscan.Install(*root, image)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return exitWrite
 	}
-	fmt.Fprintf(stdout, "Installed scanner %s (image %s) in %s.\n", atomic.ScannerName, image, path)
+	fmt.Fprintf(stdout, "Installed scanner %s (image %s) in %s.\n", atomicscan.ScannerName, image, path)
 	return exitOK
 }
 
@@ -62,7 +62,7 @@ func runUninstall(args []string, stdout, stderr io.Writer) int {
 	case strings.TrimSpace(*root) == "":
 		return usageError(stderr, cmd, errors.New("--root must not be empty"))
 	}
-	path, removed, err := atomic.Uninstall(*root)
+	path, removed, err := atomicscan.Uninstall(*root)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 )
 
 // atomicConfig is what atomic reads from <root>/etc/atomic.d/, parsed
@@ -68,8 +68,8 @@ func TestInstallCommand(t *testing.T) {
 	}{
 		{"--image", map[string]string{"IMAGE": "from-env"}, []string{"--image", "registry.example/team/scanner:2"}, "registry.example/team/scanner:2"},
 		{"IMAGE as atomic sets it", map[string]string{"IMAGE": "registry.example/team/scanner:1"}, nil, "registry.example/team/scanner:1"},
-		{"no image given", nil, nil, atomic.DefaultImage},
-		{"empty IMAGE", map[string]string{"IMAGE": ""}, nil, atomic.DefaultImage},
+		{"no image given", nil, nil, atomicscan.DefaultImage},
+		{"empty IMAGE", map[string]string{"IMAGE": ""}, nil, atomicscan.DefaultImage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
-	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -58,8 +58,8 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.image, "image", o.image, "")
 	fs.StringVar(&o.server, "server", o.server, "")
-	fs.StringVar(&o.scanIn, "scanin", atomic.DefaultScanIn, "")
-	fs.StringVar(&o.scanOut, "scanout", atomic.DefaultScanOut, "")
+	fs.StringVar(&o.scanIn, "scanin", atomicscan.DefaultScanIn, "")
+	fs.StringVar(&o.scanOut, "scanout", atomicscan.DefaultScanOut, "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.DurationVar(&o.timeout, "timeout", analytics.DefaultTimeout, "")
 	fs.BoolVar(&o.strict, "strict", false, "")
@@ -143,7 +143,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	log := newLogger(stderr, o.verbose)
 
-	inputs, err := atomic.ScanInputs(o.scanIn)
+	inputs, err := atomicscan.ScanInputs(o.scanIn)
 	if err != nil {
 		return usageError(stderr, "scan", fmt.Errorf("--scanin %s: %w", o.scanIn, err))
 	}
@@ -190,7 +190,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		ev.Str("image", r.ScanResults.ImageName).Str("id", r.UUID).Bool("successful", r.Successful).Msg("scanned")
 
-		if dir, err := atomic.WriteResults(o.scanOut, folder, r); err != nil {
+		if dir, err := atomicscan.WriteResults(o.scanOut, folder, r); err != nil {
 			log.Error().Err(err).Str("scanout", o.scanOut).Str("folder", folder).Msg("could not write the results")
 			code = exitWrite
 		} else {
@@ -202,7 +202,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "Scanner execution status: %s\n", status)
 		if o.json {
-			doc, err := atomic.Marshal(r)
+			doc, err := atomicscan.Marshal(r)
 			if err != nil {
 				log.Error().Err(err).Msg("encode result")
 				code = exitWrite
@@ -219,7 +219,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 
 // plan lists what to scan: the folders atomic mounted, each by its own id,
 // or else IMAGE_NAME.
-func plan(ctx context.Context, o scanOptions, inputs []atomic.Input, source scan.LabelSource, log zerolog.Logger) []job {
+func plan(ctx context.Context, o scanOptions, inputs []atomicscan.Input, source scan.LabelSource, log zerolog.Logger) []job {
 	if len(inputs) == 0 {
 		return []job{{target: scan.Target{Ref: o.image, ScanType: o.scanType}}}
 	}
@@ -250,7 +250,7 @@ func resultFolder(r scan.Result, image string) string {
 	if len(r.UUID) == 64 && scan.LooksLikeID(r.UUID) {
 		return r.UUID
 	}
-	return atomic.FolderName(image)
+	return atomicscan.FolderName(image)
 }
 
 // newSource connects to the Docker daemon. DOCKER_HOST is taken from getenv

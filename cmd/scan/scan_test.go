@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/atomic"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -191,7 +191,7 @@ func TestScanImageNotFound(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q; want 0 and status False", out.code, out.stdout)
 	}
 	// The image has no id: its results go to a folder named after it.
-	folder := atomic.FolderName(name)
+	folder := atomicscan.FolderName(name)
 	got := readResults(t, scanOut, folder)
 	checkSummary(t, got, folder)
 	if got.result.Successful || !hasError(got.result, "image not found", name) {
@@ -600,8 +600,8 @@ func TestScanMissingImageName(t *testing.T) {
 			if out.code != exitOK || !reflect.DeepEqual(statusLines(out.stdout), []string{"Scanner execution status: False"}) {
 				t.Fatalf("exit %d, stdout %q; want 0 and status False", out.code, out.stdout)
 			}
-			got := readResults(t, scanOut, atomic.UnknownImageFolder)
-			checkSummary(t, got, atomic.UnknownImageFolder)
+			got := readResults(t, scanOut, atomicscan.UnknownImageFolder)
+			checkSummary(t, got, atomicscan.UnknownImageFolder)
 			if !hasError(got.result, "IMAGE_NAME is not set") {
 				t.Errorf("Errors = %q, want one naming IMAGE_NAME", got.result.Errors)
 			}
@@ -636,7 +636,7 @@ func TestScanDaemonUnreachable(t *testing.T) {
 	if out.code != exitOK {
 		t.Fatalf("exit %d, want 0", out.code)
 	}
-	got := readResults(t, scanOut, atomic.FolderName(name))
+	got := readResults(t, scanOut, atomicscan.FolderName(name))
 	if got.result.Successful || !hasError(got.result, "docker daemon unavailable") {
 		t.Errorf("Errors = %q, want the daemon named", got.result.Errors)
 	}

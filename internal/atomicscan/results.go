@@ -1,4 +1,4 @@
-package atomic
+package atomicscan
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/safefile"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -134,10 +135,10 @@ func WriteResults(scanOut, folder string, r scan.Result) (string, error) {
 	}
 	// The summary goes last: it is what atomic looks for, so once it
 	// exists the result it points to exists too.
-	if err := WriteFile(filepath.Join(dir, ResultFile), result, 0o644); err != nil {
+	if err := safefile.WriteFile(filepath.Join(dir, ResultFile), result, 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", ResultFile, err)
 	}
-	if err := WriteFile(filepath.Join(dir, SummaryFile), summary, 0o644); err != nil {
+	if err := safefile.WriteFile(filepath.Join(dir, SummaryFile), summary, 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", SummaryFile, err)
 	}
 	return dir, nil

@@ -1,4 +1,4 @@
-package atomic
+package atomicscan
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/safefile"
 )
 
 // ScannerName is the scanner's name in atomic (`atomic scan --scanner
@@ -141,7 +143,7 @@ func Install(root, image string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", filepath.Dir(p), err)
 	}
-	if err := WriteFile(p, data, 0o644); err != nil {
+	if err := safefile.WriteFile(p, data, 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", p, err)
 	}
 	return p, nil

@@ -1,4 +1,4 @@
-// Package atomic holds what the one-shot scanner shares with Project Atomic's
+// Package atomicscan holds what the one-shot scanner shares with Project Atomic's
 // `atomic scan` and `atomic install`: the folders atomic mounts images at, the
 // result files it reads back (the scan.Result document and the `json` summary
 // of atomic's scan specification) and the scanner configuration that
@@ -7,7 +7,7 @@
 // Every file is written atomically (a temporary file renamed over the target)
 // so that a crash or a full disk never leaves half a result for atomic, or a
 // pipeline, to read.
-package atomic
+package atomicscan
 
 import (
 	"errors"
@@ -111,50 +111,4 @@ func FolderName(image string) string {
 		name = "_" + name[1:]
 	}
 	return name
-}
-
-// WriteFile writes data to path atomically: readers see the old file or the
-// new one, never a part. The temporary file lives in the same directory,
-// hidden, so that the rename cannot cross file systems.
-func WriteFile(path string, data []byte, perm fs.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	// CreateTemp makes the file 0600; results and configs are read by
-	// other users (atomic, a pipeline's agent).
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	// Without the sync a crash right after the rename could leave an empty
-	// file under the final name.
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every file system can sync a
-	// directory, and the file is complete either way.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
 }
