@@ -26,7 +26,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
-	"github.com/centos-pipeline/analytics-scanner/internal/store"
+	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -127,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// not writable.
 		dataDir = ""
 	}
-	st, err := store.Open(ctx, store.Config{
+	st, err := queue.Open(ctx, queue.Config{
 		DatabaseURL:   cfg.DatabaseURL,
 		DataDir:       dataDir,
 		Workers:       cfg.Workers,

@@ -31,7 +31,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
-	"github.com/centos-pipeline/analytics-scanner/internal/store"
+	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 )
 
 // waitParam is the ?wait= of these tests: the API's maximum, so that a slow
@@ -41,7 +41,7 @@ const waitParam = "?wait=60s"
 // storeEnv is an API server over a started store, with its peers.
 type storeEnv struct {
 	c      *apitest.Client
-	store  *store.Store
+	store  *queue.Store
 	source *scantest.LabelSource
 	// emu is the default analytics server; other is the one server the
 	// operator allows requests to choose, at otherURL.
@@ -53,7 +53,7 @@ type storeEnv struct {
 
 // storeOptions adjust an env's configuration before it starts.
 type storeOptions struct {
-	store   func(*store.Config)
+	store   func(*queue.Config)
 	noStart bool // keep the workers stopped, so that scans stay queued
 	source  scan.LabelSource
 	checks  []api.Check
@@ -101,7 +101,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		}
 		return &scan.Scanner{Source: source, Registrar: client}, nil
 	}
-	cfg := store.Config{
+	cfg := queue.Config{
 		DataDir:             t.TempDir(),
 		Workers:             2,
 		MaxAttempts:         3,
@@ -119,22 +119,22 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 	if opts.store != nil {
 		opts.store(&cfg)
 	}
-	st, err := store.Open(context.Background(), cfg)
+	st, err := queue.Open(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("store.Open: %v", err)
+		t.Fatalf("queue.Open: %v", err)
 	}
 	env.store = st
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := st.Stop(ctx); err != nil {
-			t.Errorf("store.Stop: %v", err)
+			t.Errorf("queue.Stop: %v", err)
 		}
 		_ = st.Close() // some tests close it themselves
 	})
 	if !opts.noStart {
 		if err := st.Start(context.Background()); err != nil {
-			t.Fatalf("store.Start: %v", err)
+			t.Fatalf("queue.Start: %v", err)
 		}
 	}
 
@@ -392,7 +392,7 @@ func TestStoreBacked(t *testing.T) {
 		})
 
 		t.Run("delete a retrying scan", func(t *testing.T) {
-			env := newStoreEnv(t, backend, storeOptions{store: func(c *store.Config) {
+			env := newStoreEnv(t, backend, storeOptions{store: func(c *queue.Config) {
 				c.RetryBase, c.RetryMax = time.Hour, time.Hour // the retry never comes within the test
 			}})
 			addImage(env.source, "retry:1")
@@ -441,7 +441,7 @@ func TestStoreBacked(t *testing.T) {
 		})
 
 		t.Run("queue full", func(t *testing.T) {
-			env := newStoreEnv(t, backend, storeOptions{store: func(c *store.Config) { c.MaxQueueDepth = 1 }})
+			env := newStoreEnv(t, backend, storeOptions{store: func(c *queue.Config) { c.MaxQueueDepth = 1 }})
 			addImage(env.source, "first:1")
 			env.source.Gate(t, "first:1")
 			env.submit(t, "", map[string]string{"image": "first:1"}, http.StatusAccepted)

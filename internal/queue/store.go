@@ -1,4 +1,4 @@
-// Package store is the service's durable queue and record store: it keeps
+// Package queue is the service's durable queue and record store: it keeps
 // scan requests in a table of its own and runs them as River jobs, on an
 // embedded SQLite database or on PostgreSQL. It implements scan.Service.
 //
@@ -6,7 +6,7 @@
 // submitted, when it is canceled and when it ends, so that a process killed
 // at any point leaves them consistent: a job whose process died is rescued
 // by River and tried again, and a final result is written exactly once.
-package store
+package queue
 
 import (
 	"context"
