@@ -15,14 +15,30 @@ import (
 // Buffer is an io.Writer for a logger. The server's goroutines (or a child
 // process's output copier) may write to it while the test reads it.
 type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	// Echo, when set, also shows each line in the test's output under
+	// go test -v, until Stop: the logs of a failing test read in place.
+	Echo testing.TB
+
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	stopped bool
 }
 
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.Echo != nil && !b.stopped && testing.Verbose() {
+		b.Echo.Log(strings.TrimSpace(string(p)))
+	}
 	return b.buf.Write(p)
+}
+
+// Stop ends the echo: background goroutines may still log after the test
+// ended, when testing.TB.Log would panic.
+func (b *Buffer) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
 }
 
 // String returns everything written so far.

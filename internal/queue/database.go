@@ -71,9 +71,9 @@ func parseDatabaseURL(raw, dataDir string) (dbTarget, error) {
 	}
 	scheme, _, ok := strings.Cut(raw, ":")
 	if !ok || strings.ContainsAny(scheme, "/@") {
-		return dbTarget{}, errors.New("store: the database URL has no scheme; use postgres://, postgresql:// or sqlite:")
+		return dbTarget{}, errors.New("store: the database URL has no scheme; use a postgres://, postgresql:// or sqlite: URL")
 	}
-	return dbTarget{}, fmt.Errorf("store: database URL scheme %q is not supported; use postgres://, postgresql:// or sqlite:", scheme)
+	return dbTarget{}, fmt.Errorf("store: database URL scheme %q is not supported; use a postgres://, postgresql:// or sqlite: URL", scheme)
 }
 
 // sqlitePragmas are applied to every SQLite connection. WAL lets readers in

@@ -1,15 +1,12 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -53,7 +51,7 @@ type testEnv struct {
 	emu     *emulator.Server
 	emuURL  string
 	source  *scantest.LabelSource
-	logs    *logBuffer
+	logs    *logtest.Buffer
 }
 
 func newTestEnv(t testing.TB, backend string) *testEnv {
@@ -64,7 +62,7 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		dataDir: t.TempDir(),
 		token:   "tok-" + randomHex(12),
 		source:  scantest.NewLabelSource(),
-		logs:    &logBuffer{t: t},
+		logs:    &logtest.Buffer{Echo: t},
 	}
 	if backend == "postgres" {
 		env.url = pgtest.SchemaURL(t, "store_test")
@@ -76,7 +74,7 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 	t.Cleanup(srv.Close)
 	env.emuURL = srv.URL
 	t.Cleanup(func() {
-		env.logs.stop()
+		env.logs.Stop()
 		if strings.Contains(env.logs.String(), env.token) {
 			t.Errorf("the analytics token appears in the logs")
 		}
@@ -221,47 +219,6 @@ func wantCode(t *testing.T, err error, code string) {
 	if got := scan.ErrorCode(err); got != code {
 		t.Fatalf("error %v has code %q, want %q", err, got, code)
 	}
-}
-
-// logBuffer keeps a test's logs, and shows them with the test's output
-// while the test runs (River's goroutines may log after it ended).
-type logBuffer struct {
-	t       testing.TB
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	stopped bool
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if !l.stopped && testing.Verbose() {
-		l.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func (l *logBuffer) stop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.stopped = true
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// errorsAre reports whether err is one of targets.
-func errorsAre(err error, targets ...error) bool {
-	for _, target := range targets {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
 }
 
 // metric finds the sample of a metric family whose only label has the

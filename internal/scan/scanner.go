@@ -135,9 +135,7 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 		return a
 	}
 
-	resp, err := s.Registrar.Register(ctx, Registration{
-		GitURL: labels.GitURL, GitSHA: labels.GitSHA, EmailIDs: labels.EmailIDs,
-	})
+	resp, err := s.Registrar.Register(ctx, Registration(labels))
 	if err != nil {
 		a.Errors = append(a.Errors, err)
 		log.Debug().Err(err).Bool("transient", IsTransient(err)).Msg("register failed")
