@@ -4,19 +4,26 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
-	"github.com/rs/zerolog"
 )
 
 const testToken = "tok-5d2e"
 
-func env(vars map[string]string) func(string) string {
-	return func(key string) string { return vars[key] }
+// setenv sets the emulator's variables to vars for the test, the others
+// empty (which counts as unset).
+func setenv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	for _, name := range []string{"ADDR", "TOKEN", "THREESCALE_SECRET", "REPORT_DELAY"} {
+		t.Setenv(emulator.EnvPrefix+"_"+name, "")
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
 }
 
 // waitForAddr returns the address the server logged it listens on.
@@ -61,9 +68,9 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr logtest.Buffer
-	getenv := env(map[string]string{"EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_TOKEN": testToken})
+	setenv(t, map[string]string{"EMULATOR_ADDR": "127.0.0.1:0", "EMULATOR_TOKEN": testToken})
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"analytics-emulator"}, getenv, &stdout, &stderr) }()
+	go func() { done <- run(ctx, []string{"analytics-emulator"}, &stdout, &stderr) }()
 
 	baseURL := "http://" + waitForAddr(t, &stderr, done)
 	waitUntilLive(t, baseURL)
@@ -85,19 +92,20 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	}
 
 	healthchecks := []struct {
-		name   string
-		args   []string
-		getenv func(string) string
+		name string
+		args []string
+		env  map[string]string
 	}{
-		{"given URL", []string{"healthcheck", baseURL + "/readiness"}, env(nil)},
-		{"URL from EMULATOR_ADDR", []string{"healthcheck"}, env(map[string]string{"EMULATOR_ADDR": strings.TrimPrefix(baseURL, "http://")})},
+		{"given URL", []string{"healthcheck", baseURL + "/readiness"}, nil},
+		{"URL from EMULATOR_ADDR", []string{"healthcheck"}, map[string]string{"EMULATOR_ADDR": strings.TrimPrefix(baseURL, "http://")}},
 	}
 	for _, hc := range healthchecks {
-		if err := run(ctx, append([]string{"analytics-emulator"}, hc.args...), hc.getenv, &stdout, &stderr); err != nil {
+		setenv(t, hc.env)
+		if err := run(ctx, append([]string{"analytics-emulator"}, hc.args...), &stdout, &stderr); err != nil {
 			t.Errorf("healthcheck of a running emulator, %s: %v", hc.name, err)
 		}
 	}
-	if err := run(ctx, []string{"analytics-emulator", "healthcheck", baseURL + "/nowhere"}, env(nil), &stdout, &stderr); err == nil ||
+	if err := run(ctx, []string{"analytics-emulator", "healthcheck", baseURL + "/nowhere"}, &stdout, &stderr); err == nil ||
 		!strings.Contains(err.Error(), "404") {
 		t.Errorf("healthcheck of a URL answering 404 returned %v, want an error naming 404", err)
 	}
@@ -124,7 +132,7 @@ func TestRunServesUntilCanceled(t *testing.T) {
 	if strings.Contains(stderr.String(), testToken) {
 		t.Errorf("the log holds the token:\n%s", stderr.String())
 	}
-	if err := run(t.Context(), []string{"analytics-emulator", "healthcheck", baseURL + "/readiness"}, env(nil), &stdout, &stderr); err == nil {
+	if err := run(t.Context(), []string{"analytics-emulator", "healthcheck", baseURL + "/readiness"}, &stdout, &stderr); err == nil {
 		t.Error("healthcheck of a stopped emulator returned nil")
 	}
 }
@@ -137,8 +145,8 @@ func TestRunReturnsAnErrorWhenItCannotListen(t *testing.T) {
 	defer taken.Close()
 
 	var stdout, stderr logtest.Buffer
-	getenv := env(map[string]string{"EMULATOR_ADDR": taken.Addr().String()})
-	err = run(t.Context(), []string{"analytics-emulator"}, getenv, &stdout, &stderr)
+	setenv(t, map[string]string{"EMULATOR_ADDR": taken.Addr().String()})
+	err = run(t.Context(), []string{"analytics-emulator"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("run on a taken address returned %v, want an 'address already in use' error", err)
 	}
@@ -168,7 +176,8 @@ func TestRunArguments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr logtest.Buffer
-			err := run(t.Context(), append([]string{"analytics-emulator"}, tt.args...), env(tt.env), &stdout, &stderr)
+			setenv(t, tt.env)
+			err := run(t.Context(), append([]string{"analytics-emulator"}, tt.args...), &stdout, &stderr)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Errorf("run returned %v", err)
@@ -188,71 +197,23 @@ func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
-		want config
+		want emulator.ProgramConfig
 	}{
-		{"defaults", nil, config{Addr: ":9000"}},
+		{"defaults", nil, emulator.ProgramConfig{Addr: ":9000"}},
 		{"all set", map[string]string{
 			"EMULATOR_ADDR":              "127.0.0.1:8080",
 			"EMULATOR_TOKEN":             "t",
 			"EMULATOR_THREESCALE_SECRET": "s",
 			"EMULATOR_REPORT_DELAY":      "90s",
-		}, config{Addr: "127.0.0.1:8080", Token: "t", ThreeScaleSecret: "s", ReportDelay: 90 * time.Second}},
-		{"empty counts as unset", map[string]string{"EMULATOR_ADDR": "", "EMULATOR_REPORT_DELAY": ""}, config{Addr: ":9000"}},
+		}, emulator.ProgramConfig{Addr: "127.0.0.1:8080", Token: "t", ThreeScaleSecret: "s", ReportDelay: 90 * time.Second}},
+		{"empty counts as unset", map[string]string{"EMULATOR_ADDR": "", "EMULATOR_REPORT_DELAY": ""}, emulator.ProgramConfig{Addr: ":9000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := loadConfig(t.Context(), env(tt.env))
+			setenv(t, tt.env)
+			got, err := emulator.LoadProgramConfig()
 			if err != nil || got != tt.want {
 				t.Errorf("loadConfig = %+v, %v; want %+v", got, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestReadinessURL(t *testing.T) {
-	tests := map[string]string{
-		":9000":          "http://127.0.0.1:9000/readiness",
-		"0.0.0.0:8080":   "http://127.0.0.1:8080/readiness",
-		"[::]:8080":      "http://127.0.0.1:8080/readiness",
-		"127.0.0.1:9001": "http://127.0.0.1:9001/readiness",
-		"[::1]:9000":     "http://[::1]:9000/readiness",
-		"emulator:9000":  "http://emulator:9000/readiness",
-	}
-	for addr, want := range tests {
-		if got, err := readinessURL(addr); err != nil || got != want {
-			t.Errorf("readinessURL(%q) = %q, %v; want %q", addr, got, err, want)
-		}
-	}
-}
-
-func TestAccessLogRecordsStatusButNoHeaders(t *testing.T) {
-	tests := []struct {
-		name       string
-		handler    http.HandlerFunc
-		wantStatus float64
-	}{
-		{"explicit status", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }, 418},
-		{"nothing written means 200", func(http.ResponseWriter, *http.Request) {}, 200},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var logs logtest.Buffer
-			handler := accessLog(zerolog.New(&logs), tt.handler)
-			req := httptest.NewRequest(http.MethodPost, "/register?git-url=u", nil)
-			req.Header.Set("Authorization", "Bearer "+testToken)
-			req.Header.Set("x-3scale-account-secret", testToken)
-			handler.ServeHTTP(httptest.NewRecorder(), req)
-
-			lines := logs.Lines(t)
-			if len(lines) != 1 {
-				t.Fatalf("%d log lines, want 1: %s", len(lines), logs.String())
-			}
-			line := lines[0]
-			if line["method"] != "POST" || line["path"] != "/register" || line["status"] != tt.wantStatus || line["duration_ms"] == nil {
-				t.Errorf("log line %v, want method POST, path /register, status %v and duration_ms", line, tt.wantStatus)
-			}
-			if strings.Contains(logs.String(), testToken) {
-				t.Errorf("the log holds a credential: %s", logs.String())
 			}
 		})
 	}

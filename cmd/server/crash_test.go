@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +19,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
 
 // TestCrashRecovery kills a server process with SIGKILL while scans are
@@ -52,11 +53,9 @@ func TestCrashRecovery(t *testing.T) {
 	images := buildImages(t, d, "server-crash", shas)
 	sec := newSecrets()
 	peer := newAnalyticsPeer(t, sec, 400*time.Millisecond)
-	vars := serverVars(t, sec, peer, "", map[string]string{
-		"SCANNER_WORKERS":     strconv.Itoa(workers),
-		"SCANNER_JOB_TIMEOUT": "2s",
-		"SCANNER_RETRY_BASE":  "100ms",
-	})
+	cfg := serverConfig(t, sec, peer, "")
+	cfg.Workers, cfg.JobTimeout, cfg.RetryBase = workers, 2*time.Second, 100*time.Millisecond
+	vars := environOf(cfg)
 
 	first := startProcess(t, "first", bin, vars)
 	c := newClient(t, first.url, sec.apiToken)
@@ -149,6 +148,26 @@ type process struct {
 	once    sync.Once
 }
 
+// environOf is cfg as the binary reads it: one variable per field, named by
+// its envconfig tag.
+func environOf(cfg server.Config) map[string]string {
+	vars := map[string]string{}
+	v := reflect.ValueOf(cfg)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("envconfig")
+		if name == "" {
+			continue
+		}
+		switch f := v.Field(i).Interface().(type) {
+		case []string:
+			vars[server.EnvPrefix+"_"+name] = strings.Join(f, ",")
+		default:
+			vars[server.EnvPrefix+"_"+name] = fmt.Sprint(f)
+		}
+	}
+	return vars
+}
+
 // startProcess starts bin with vars added to the test's environment (less
 // its own SCANNER_ variables) and returns once it listens. It is killed when
 // the test ends, and its log shown if the test failed.
@@ -156,7 +175,7 @@ func startProcess(t *testing.T, name, bin string, vars map[string]string) *proce
 	t.Helper()
 	p := &process{name: name, stderr: &logtest.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = environWithout(envPrefix)
+	p.cmd.Env = environWithout(server.EnvPrefix + "_")
 	for k, v := range vars {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
 	}
@@ -220,7 +239,7 @@ func TestProcessExitStatus(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, bin, tt.args...)
-				cmd.Env = append(environWithout(envPrefix), tt.env...)
+				cmd.Env = append(environWithout(server.EnvPrefix+"_"), tt.env...)
 				var stderr strings.Builder
 				cmd.Stderr = &stderr
 				err := cmd.Run()

@@ -14,6 +14,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
 
 // TestEndToEnd runs the whole server in-process against the real Docker
@@ -38,7 +39,7 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 	bad := buildImage(t, d, "server-e2e-bad", "5b1f0a9", scan.LabelEmailIDs)
 	sec := newSecrets()
 	peer := newAnalyticsPeer(t, sec, 0)
-	srv := startServer(t, serverVars(t, sec, peer, databaseURL, nil))
+	srv := startServer(t, serverConfig(t, sec, peer, databaseURL))
 	waitHealthy(t, srv.url)
 	c := newClient(t, srv.url, sec.apiToken)
 	anonymous := newClient(t, srv.url, "")
@@ -142,12 +143,16 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 
 	var hcOut logtest.Buffer
 	t.Run("healthcheck of the running server", func(t *testing.T) {
-		if err := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, env(nil), &hcOut, &hcOut); err != nil || hcOut.String() != "ok\n" {
-			t.Errorf("healthcheck of %s/healthz returned %v, printed %q; want nil and ok", srv.url, err, hcOut.String())
+		if code := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, &hcOut, &hcOut); code != 0 || hcOut.String() != "ok\n" {
+			t.Errorf("healthcheck of %s/healthz exited %d, printed %q; want 0 and ok", srv.url, code, hcOut.String())
 		}
-		// Without a URL, the server SCANNER_ADDR configures.
-		addr := env(map[string]string{"SCANNER_ADDR": strings.TrimPrefix(srv.url, "http://")})
-		if err := run(t.Context(), []string{"healthcheck"}, addr, &hcOut, &hcOut); err != nil {
+		// Without a URL, the server SCANNER_ADDR configures (the
+		// environment's part is TestHealthcheck's).
+		url, err := server.HealthzURL(strings.TrimPrefix(srv.url, "http://"))
+		if err == nil {
+			err = server.Healthcheck(t.Context(), url)
+		}
+		if err != nil {
 			t.Errorf("healthcheck with SCANNER_ADDR of the server returned %v", err)
 		}
 	})
@@ -162,8 +167,8 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 			t.Errorf("run returned %s after the cancel, more than SCANNER_SHUTDOWN_TIMEOUT (%s)", took, shutdownTimeout)
 		}
 		t.Logf("run returned %s after the cancel", took.Round(time.Millisecond))
-		if err := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, env(nil), &hcOut, &hcOut); err == nil {
-			t.Error("healthcheck of the stopped server returned nil")
+		if code := run(t.Context(), []string{"healthcheck", srv.url + "/healthz"}, &hcOut, &hcOut); code != 1 {
+			t.Errorf("healthcheck of the stopped server exited %d, want 1", code)
 		}
 	})
 
@@ -204,7 +209,7 @@ func TestShutdownLetsRunningScanFinish(t *testing.T) {
 	img := buildImage(t, d, "server-drain", "9c0d1e2")
 	sec := newSecrets()
 	peer := newAnalyticsPeer(t, sec, 1500*time.Millisecond)
-	vars := serverVars(t, sec, peer, "", nil)
+	vars := serverConfig(t, sec, peer, "")
 
 	first := startServer(t, vars)
 	c := newClient(t, first.url, sec.apiToken)
@@ -259,13 +264,14 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	sec := newSecrets()
 	// A short hold keeps several scans running at once across replicas.
 	peer := newAnalyticsPeer(t, sec, 100*time.Millisecond)
-	extra := map[string]string{"SCANNER_WORKERS": "2"}
 
 	// Started together, as replicas of a deployment are: both migrate the
 	// same empty schema at once.
 	replicas := make([]*inProcess, 2)
 	for i := range replicas {
-		replicas[i] = startServerAsync(t, serverVars(t, sec, peer, databaseURL, extra))
+		cfg := serverConfig(t, sec, peer, databaseURL)
+		cfg.Workers = 2
+		replicas[i] = startServerAsync(t, cfg)
 	}
 	for _, r := range replicas {
 		r.url = "http://" + waitForAddr(t, r.stderr, r.done)
@@ -340,7 +346,8 @@ func TestShutdownStartsNoNewScans(t *testing.T) {
 	peer := newAnalyticsPeer(t, sec, hold)
 	// Long enough for the running scan (hold) but not for a second one
 	// started after it.
-	vars := serverVars(t, sec, peer, "", map[string]string{"SCANNER_WORKERS": "1", "SCANNER_SHUTDOWN_TIMEOUT": "4s"})
+	vars := serverConfig(t, sec, peer, "")
+	vars.Workers, vars.ShutdownTimeout = 1, 4*time.Second
 
 	first := startServer(t, vars)
 	c := newClient(t, first.url, sec.apiToken)

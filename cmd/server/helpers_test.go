@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
 
 // startTimeout bounds a server's start-up (migrations included) and
@@ -34,8 +36,23 @@ const (
 // sets its own; below stopTimeout, so that a server overrunning it fails.
 const shutdownTimeout = 10 * time.Second
 
-func env(vars map[string]string) func(string) string {
-	return func(key string) string { return vars[key] }
+// defaults is the configuration of an empty environment, read once by
+// TestMain: tests build their Config from it rather than from the
+// process's environment, which parallel tests would share.
+var defaults server.Config
+
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, server.EnvPrefix+"_") {
+			_ = os.Unsetenv(name)
+		}
+	}
+	var err error
+	if defaults, err = server.LoadConfig(); err != nil {
+		fmt.Fprintln(os.Stderr, "the default configuration does not load:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
 }
 
 func randomHex(n int) string {
@@ -115,21 +132,21 @@ type inProcess struct {
 	err     error
 }
 
-// startServer runs run with vars as its environment and returns once it
-// listens. The server is stopped when the test ends if the test did not.
-func startServer(t *testing.T, vars map[string]string) *inProcess {
+// startServer runs the server with cfg and returns once it listens. The
+// server is stopped when the test ends if the test did not.
+func startServer(t *testing.T, cfg server.Config) *inProcess {
 	t.Helper()
-	s := startServerAsync(t, vars)
+	s := startServerAsync(t, cfg)
 	s.url = "http://" + waitForAddr(t, s.stderr, s.done)
 	return s
 }
 
-// startServerAsync starts run and returns at once, url unset.
-func startServerAsync(t *testing.T, vars map[string]string) *inProcess {
+// startServerAsync starts the server and returns at once, url unset.
+func startServerAsync(t *testing.T, cfg server.Config) *inProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &inProcess{stderr: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- run(ctx, nil, env(vars), io.Discard, s.stderr) }()
+	go func() { s.done <- server.Run(ctx, cfg, s.stderr) }()
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			t.Errorf("at the test's end, the server: %v", err)
@@ -410,27 +427,23 @@ func (g goroutineTB) FailNow() {
 	runtime.Goexit()
 }
 
-// serverVars is the environment of a server talking to peer with s's
+// serverConfig is the configuration of a server talking to peer with s's
 // credentials, on a SQLite database in a fresh directory unless databaseURL
-// is set. extra overrides or adds variables.
-func serverVars(t *testing.T, s secrets, peer *analyticsPeer, databaseURL string, extra map[string]string) map[string]string {
-	vars := map[string]string{
-		"SCANNER_ADDR":                    "127.0.0.1:0",
-		"SCANNER_DATA_DIR":                t.TempDir(),
-		"SCANNER_DATABASE_URL":            databaseURL,
-		"SCANNER_ANALYTICS_URL":           peer.url + "/api/v1",
-		"SCANNER_ANALYTICS_TOKEN":         s.analyticsToken,
-		"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale,
-		"SCANNER_API_TOKEN":               s.apiToken,
-		"SCANNER_RETRY_BASE":              "100ms",
-		"SCANNER_SHUTDOWN_TIMEOUT":        shutdownTimeout.String(),
-		// Debug logs the most, so the secret checks cover the most.
-		"SCANNER_LOG_LEVEL": "debug",
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	return vars
+// is set.
+func serverConfig(t *testing.T, s secrets, peer *analyticsPeer, databaseURL string) server.Config {
+	cfg := defaults
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.DatabaseURL = databaseURL
+	cfg.AnalyticsURL = peer.url + "/api/v1"
+	cfg.AnalyticsToken = s.analyticsToken
+	cfg.Analytics3scaleSecret = s.threeScale
+	cfg.APIToken = s.apiToken
+	cfg.RetryBase = 100 * time.Millisecond
+	cfg.ShutdownTimeout = shutdownTimeout
+	// Debug logs the most, so the secret checks cover the most.
+	cfg.LogLevel = "debug"
+	return cfg
 }
 
 // waitFinal polls GET /scan until every one of want (by id) is final and

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
 
 // TestHelpListsEveryVariable derives the variables from config's env tags,
@@ -22,8 +23,8 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	for _, arg := range []string{"--help", "-h", "help"} {
 		t.Run(arg, func(t *testing.T) {
 			var stdout, stderr logtest.Buffer
-			if err := run(t.Context(), []string{arg}, env(nil), &stdout, &stderr); err != nil {
-				t.Fatalf("run %s: %v", arg, err)
+			if code := run(t.Context(), []string{arg}, &stdout, &stderr); code != 0 {
+				t.Fatalf("run %s exited %d: %s", arg, code, stderr.String())
 			}
 			out := stdout.String()
 			for _, want := range []string{"Usage:", "server healthcheck [URL]", "--version", "DOCKER_HOST", "VARIABLE"} {
@@ -31,23 +32,28 @@ func TestHelpListsEveryVariable(t *testing.T) {
 					t.Errorf("help lacks %q:\n%s", want, out)
 				}
 			}
-			ty := reflect.TypeFor[config]()
+			ty := reflect.TypeFor[server.Config]()
 			for i := range ty.NumField() {
 				f := ty.Field(i)
-				tag := f.Tag.Get("env")
-				if tag == "" {
-					t.Errorf("field %s has no env tag", f.Name)
+				name := f.Tag.Get("envconfig")
+				if name == "" {
+					if f.Tag.Get("ignored") != "true" {
+						t.Errorf("field %s has no envconfig tag", f.Name)
+					}
 					continue
 				}
-				name, opts, _ := strings.Cut(tag, ",")
-				def := "-"
-				if _, d, ok := strings.Cut(opts, "default="); ok {
-					def = d
+				if f.Tag.Get("desc") == "" {
+					t.Errorf("field %s has no desc tag", f.Name)
+				}
+				def := f.Tag.Get("default")
+				if def == "" {
+					def = "-"
 				}
 				// One line: the variable, its default, then its meaning.
-				line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(envPrefix+name) + ` +` + regexp.QuoteMeta(def) + ` +\S`)
+				variable := server.EnvPrefix + "_" + name
+				line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(variable) + ` +` + regexp.QuoteMeta(def) + ` +\S`)
 				if !line.MatchString(out) {
-					t.Errorf("help has no line %q with default %q:\n%s", envPrefix+name, def, out)
+					t.Errorf("help has no line %q with default %q:\n%s", variable, def, out)
 				}
 			}
 			if stderr.String() != "" {
@@ -59,8 +65,8 @@ func TestHelpListsEveryVariable(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var stdout, stderr logtest.Buffer
-	if err := run(t.Context(), []string{"--version"}, env(nil), &stdout, &stderr); err != nil {
-		t.Fatal(err)
+	if code := run(t.Context(), []string{"--version"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--version exited %d: %s", code, stderr.String())
 	}
 	if got, want := stdout.String(), "server "+version+"\n"; got != want {
 		t.Errorf("--version printed %q, want %q", got, want)
@@ -71,9 +77,9 @@ func TestUnknownArgumentIsAUsageError(t *testing.T) {
 	for _, args := range [][]string{{"serve"}, {"--port=8080"}} {
 		t.Run(args[0], func(t *testing.T) {
 			var stdout, stderr logtest.Buffer
-			err := run(t.Context(), args, env(nil), &stdout, &stderr)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), args[0]) {
-				t.Errorf("run %v returned %v, want a usage error naming the argument", args, err)
+			code := run(t.Context(), args, &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), "usage: unexpected argument") || !strings.Contains(stderr.String(), args[0]) {
+				t.Errorf("run %v exited %d, stderr %q; want 2 and a usage error naming the argument", args, code, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), "Usage:") || stdout.String() != "" {
 				t.Errorf("want the usage on stderr only; stdout %q, stderr %q", stdout.String(), stderr.String())
@@ -117,10 +123,8 @@ func TestConfigurationErrors(t *testing.T) {
 		{"wait too long", map[string]string{"SCANNER_MAX_WAIT": "1h"}, []string{"SCANNER_MAX_WAIT must be more than 0 and at most 10m"}},
 		{"no wait", map[string]string{"SCANNER_MAX_WAIT": "0s"}, []string{"SCANNER_MAX_WAIT must be more than 0 and at most 10m"}},
 		// Such a credential could be sent with no request: every scan
-		// would fail. The error must not quote it.
-		{"3scale secret with a NUL", map[string]string{"SCANNER_ANALYTICS_URL": "http://127.0.0.1:1/api/v1",
-			"SCANNER_ANALYTICS_3SCALE_SECRET": s.threeScale + "\x00"},
-			[]string{"SCANNER_ANALYTICS_3SCALE_SECRET", "control character"}},
+		// would fail. The error must not quote it. (A NUL cannot be in
+		// the environment; internal/server tests it in a Config.)
 		{"token that cannot be sent", map[string]string{"SCANNER_ANALYTICS_URL": "http://analytics.example",
 			"SCANNER_ANALYTICS_TOKEN": s.analyticsToken + "\n"}, []string{"SCANNER_ANALYTICS_TOKEN", "control character"}},
 	}
@@ -136,64 +140,34 @@ func TestConfigurationErrors(t *testing.T) {
 			for k, v := range tt.env {
 				vars[k] = v
 			}
+			for k, v := range vars {
+				t.Setenv(k, v)
+			}
 			var stdout, stderr logtest.Buffer
 			start := time.Now()
-			err := run(t.Context(), nil, env(vars), &stdout, &stderr)
+			code := run(t.Context(), nil, &stdout, &stderr)
 			took := time.Since(start)
-			if err == nil {
-				t.Fatal("run returned nil")
+			if code != 1 {
+				t.Fatalf("run exited %d, want 1; stderr:\n%s", code, stderr.String())
 			}
-			if !strings.HasPrefix(err.Error(), "configuration: ") || errors.Is(err, errUsage) {
-				t.Errorf("run returned %q, want a configuration error (not a usage error)", err)
+			msg := stderr.String()
+			if !strings.Contains(msg, "server: configuration: ") {
+				t.Errorf("run printed %q, want a configuration error", msg)
 			}
 			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q lacks %q", err, want)
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q lacks %q", msg, want)
 				}
 			}
 			if took > 2*time.Second {
 				t.Errorf("run took %s to refuse the configuration", took)
 			}
-			if line := listeningLine(t, &stderr); line != nil {
-				t.Errorf("the server logged that it listens: %v", line)
+			// The error is the one line: nothing was opened, nothing logged.
+			if lines := strings.Split(strings.TrimSpace(msg), "\n"); len(lines) != 1 {
+				t.Errorf("run wrote more than its error:\n%s", msg)
 			}
-			s.assertAbsent(t, "the error", err.Error())
-			s.assertAbsent(t, "the log", stderr.String())
+			s.assertAbsent(t, "the error and the log", msg)
 		})
-	}
-}
-
-func TestLoadConfigDefaults(t *testing.T) {
-	want := config{
-		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
-		Workers: 4, MaxAttempts: 5, RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute,
-		JobTimeout: 2 * time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
-		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
-	}
-	tests := []struct {
-		name string
-		env  map[string]string
-	}{
-		{"unset", nil},
-		// Compose files and Helm charts pass empty values for unset ones.
-		{"empty counts as unset", map[string]string{"SCANNER_ADDR": "", "SCANNER_WORKERS": "", "SCANNER_RETENTION": ""}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := loadConfig(t.Context(), env(tt.env))
-			if err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("loadConfig = %+v, %v; want %+v", got, err, want)
-			}
-		})
-	}
-	got, err := loadConfig(t.Context(), env(map[string]string{
-		"SCANNER_ALLOWED_SERVERS": "https://a.example/api/v1,http://b.example",
-		"SCANNER_WORKERS":         "8",
-		"SCANNER_JOB_TIMEOUT":     "45s",
-	}))
-	if err != nil || got.Workers != 8 || got.JobTimeout != 45*time.Second ||
-		!reflect.DeepEqual(got.AllowedServers, []string{"https://a.example/api/v1", "http://b.example"}) {
-		t.Errorf("loadConfig of set variables = %+v, %v", got, err)
 	}
 }
 
@@ -205,12 +179,11 @@ func TestBindFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	var stdout, stderr logtest.Buffer
+	var stderr logtest.Buffer
 	start := time.Now()
-	err = run(t.Context(), nil, env(map[string]string{
-		"SCANNER_ADDR":     taken.Addr().String(),
-		"SCANNER_DATA_DIR": t.TempDir(),
-	}), &stdout, &stderr)
+	cfg := defaults
+	cfg.Addr, cfg.DataDir = taken.Addr().String(), t.TempDir()
+	err = server.Run(t.Context(), cfg, &stderr)
 	if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("run on a taken address returned %v, want an error naming %s and 'address already in use'", err, taken.Addr())
 	}
@@ -230,13 +203,12 @@ func TestDatabaseUnreachable(t *testing.T) {
 	closed.Close() // nothing listens there now
 	password := "pg-pass-" + randomHex(8)
 
-	var stdout, stderr logtest.Buffer
+	var stderr logtest.Buffer
 	start := time.Now()
-	err = run(t.Context(), nil, env(map[string]string{
-		"SCANNER_ADDR":         "127.0.0.1:0",
-		"SCANNER_DATA_DIR":     t.TempDir(),
-		"SCANNER_DATABASE_URL": "postgres://scanner:" + password + "@" + addr + "/scanner?sslmode=disable",
-	}), &stdout, &stderr)
+	cfg := defaults
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	cfg.DatabaseURL = "postgres://scanner:" + password + "@" + addr + "/scanner?sslmode=disable"
+	err = server.Run(t.Context(), cfg, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "open store") {
 		t.Fatalf("run with an unreachable database returned %v, want an 'open store' error", err)
 	}
@@ -258,12 +230,12 @@ func TestHealthzURL(t *testing.T) {
 		"scanner:8080":   "http://scanner:8080/healthz",
 	}
 	for addr, want := range tests {
-		if got, err := healthzURL(addr); err != nil || got != want {
-			t.Errorf("healthzURL(%q) = %q, %v; want %q", addr, got, err, want)
+		if got, err := server.HealthzURL(addr); err != nil || got != want {
+			t.Errorf("HealthzURL(%q) = %q, %v; want %q", addr, got, err, want)
 		}
 	}
-	if _, err := healthzURL("8080"); err == nil || !strings.Contains(err.Error(), `SCANNER_ADDR="8080"`) {
-		t.Errorf("healthzURL(\"8080\") returned %v, want an error naming SCANNER_ADDR", err)
+	if _, err := server.HealthzURL("8080"); err == nil || !strings.Contains(err.Error(), `SCANNER_ADDR="8080"`) {
+		t.Errorf("HealthzURL(\"8080\") returned %v, want an error naming SCANNER_ADDR", err)
 	}
 }
 
@@ -301,15 +273,25 @@ func TestHealthcheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
 			var stdout, stderr logtest.Buffer
-			err := run(t.Context(), append([]string{"healthcheck"}, tt.args...), env(tt.env), &stdout, &stderr)
+			code := run(t.Context(), append([]string{"healthcheck"}, tt.args...), &stdout, &stderr)
+			wantCode := 0
 			switch {
-			case tt.wantErr == "" && (err != nil || stdout.String() != "ok\n"):
-				t.Errorf("healthcheck returned %v and printed %q, want nil and ok", err, stdout.String())
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("healthcheck returned %v, want an error containing %q", err, tt.wantErr)
-			case errors.Is(err, errUsage) != tt.wantUsage:
-				t.Errorf("healthcheck returned %v; usage error: %t, want %t", err, errors.Is(err, errUsage), tt.wantUsage)
+			case tt.wantUsage:
+				wantCode = 2
+			case tt.wantErr != "":
+				wantCode = 1
+			}
+			switch {
+			case tt.wantErr == "" && (code != 0 || stdout.String() != "ok\n"):
+				t.Errorf("healthcheck exited %d and printed %q (stderr %q), want 0 and ok", code, stdout.String(), stderr.String())
+			case tt.wantErr != "" && !strings.Contains(stderr.String(), tt.wantErr):
+				t.Errorf("healthcheck printed %q, want an error containing %q", stderr.String(), tt.wantErr)
+			case code != wantCode:
+				t.Errorf("healthcheck exited %d, want %d", code, wantCode)
 			}
 		})
 	}
@@ -321,11 +303,9 @@ func TestHealthcheck(t *testing.T) {
 func TestSQLiteDatabaseURL(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "elsewhere", "scans.db")
 	unused := filepath.Join(t.TempDir(), "data")
-	srv := startServer(t, map[string]string{
-		"SCANNER_ADDR":         "127.0.0.1:0",
-		"SCANNER_DATA_DIR":     unused,
-		"SCANNER_DATABASE_URL": "sqlite:" + file,
-	})
+	cfg := defaults
+	cfg.Addr, cfg.DataDir, cfg.DatabaseURL = "127.0.0.1:0", unused, "sqlite:"+file
+	srv := startServer(t, cfg)
 	if db, _ := listeningLine(t, srv.stderr)["database"].(string); !strings.HasPrefix(db, "sqlite") || !strings.Contains(db, file) {
 		t.Errorf("the listening line says database %q, want sqlite and %s", db, file)
 	}

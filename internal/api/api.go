@@ -8,16 +8,13 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -49,11 +46,8 @@ type Config struct {
 	// every endpoint but /healthz and /readyz. It is never logged.
 	APIToken string
 	// AllowedServers lists the analytics servers a request may name in
-	// "server". A request's server is compared after normalising both
-	// (scheme and host case, trailing slash) and the entry as written here
-	// is what the service receives and what records show, so entries must
-	// not hold credentials. Empty means requests cannot choose a server.
-	AllowedServers []string
+	// "server". The zero value means requests cannot choose a server.
+	AllowedServers AllowList
 	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxWait bounds ?wait=; zero means DefaultMaxWait.
@@ -88,66 +82,24 @@ type Check struct {
 	Check func(context.Context) error
 }
 
-// Validate reports configuration errors New would otherwise only log, so
-// that a server can refuse to start with them.
-func (c Config) Validate() error {
-	for _, s := range c.AllowedServers {
-		if _, err := normalizeServer(s); err != nil {
-			return fmt.Errorf("allowed server: %w", err)
-		}
-	}
-	switch {
-	case c.MaxBodyBytes < 0:
-		return fmt.Errorf("max body bytes %d is negative", c.MaxBodyBytes)
-	case c.MaxWait < 0:
-		return fmt.Errorf("max wait %s is negative", c.MaxWait)
-	case c.RetryAfter < 0 || c.BusyRetryAfter < 0:
-		return fmt.Errorf("retry-after intervals must not be negative")
-	case c.CheckTimeout < 0:
-		return fmt.Errorf("check timeout %s is negative", c.CheckTimeout)
-	}
-	seen := map[string]bool{}
-	for _, check := range c.Checks {
-		if check.Name == "" || check.Check == nil {
-			return fmt.Errorf("readiness check %q: a check needs a name and a function", check.Name)
-		}
-		if seen[check.Name] {
-			return fmt.Errorf("readiness check %q is listed twice", check.Name)
-		}
-		seen[check.Name] = true
-	}
-	return nil
-}
-
 // server is the API's state: its configuration with defaults applied and the
 // service it fronts. Handlers are its methods' results.
 type server struct {
-	cfg    Config
-	svc    scan.Service
-	log    zerolog.Logger
-	router *chi.Mux
-	// allowed maps each normalised allowed server to the entry as written.
-	allowed map[string]string
+	cfg     Config
+	svc     scan.Service
+	log     zerolog.Logger
+	router  *chi.Mux
 	checks  []Check
 	metrics *metrics.Metrics
 }
 
-// New returns the API's handler, serving svc. Configuration errors that
-// Validate would report are logged and the offending entries ignored.
+// New returns the API's handler, serving svc. Readiness checks without a
+// name or function, or listed twice, are logged and ignored.
 func New(cfg Config, svc scan.Service) http.Handler {
 	s := &server{cfg: withDefaults(cfg), svc: svc, log: cfg.Log}
 	s.metrics = s.cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = metrics.New()
-	}
-	s.allowed = make(map[string]string, len(cfg.AllowedServers))
-	for _, raw := range cfg.AllowedServers {
-		norm, err := normalizeServer(raw)
-		if err != nil {
-			s.log.Error().Err(err).Msg("ignoring an allowed server that does not parse")
-			continue
-		}
-		s.allowed[norm] = strings.TrimSpace(raw)
 	}
 	// Readiness without the store would send traffic to an API that
 	// cannot answer it.
@@ -185,17 +137,4 @@ func withDefaults(c Config) Config {
 		c.CheckTimeout = DefaultCheckTimeout
 	}
 	return c
-}
-
-// normalizeServer is the form in which servers are compared: parsed as the
-// analytics client parses them, host lower-cased, trailing slashes dropped.
-func normalizeServer(raw string) (string, error) {
-	u, err := analytics.ParseServerURL(raw)
-	if err != nil {
-		return "", err
-	}
-	u.Host = strings.ToLower(u.Host)
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	return u.String(), nil
 }

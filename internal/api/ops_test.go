@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	analyticsscanner "github.com/centos-pipeline/analytics-scanner"
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
-	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -391,45 +389,5 @@ func TestOpenAPIServed(t *testing.T) {
 	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/yaml" || !bytes.Equal(r.Body, analyticsscanner.OpenAPI) {
 		t.Fatalf("got %d %q with %d bytes, want 200 application/yaml with the embedded %d bytes",
 			r.StatusCode, r.Header.Get("Content-Type"), len(r.Body), len(analyticsscanner.OpenAPI))
-	}
-}
-
-func TestConfigValidate(t *testing.T) {
-	ping := func(context.Context) error { return nil }
-	tests := []struct {
-		name string
-		cfg  api.Config
-		ok   bool
-	}{
-		{"zero", api.Config{}, true},
-		{"allowed servers", api.Config{AllowedServers: []string{"http://a", "https://b/api/v1"}}, true},
-		{"server without scheme", api.Config{AllowedServers: []string{"analytics.example.org"}}, false},
-		{"negative wait", api.Config{MaxWait: -time.Second}, false},
-		{"checks", api.Config{Checks: []api.Check{{Name: "store", Check: ping}, {Name: "docker", Check: ping}}}, true},
-		{"unnamed check", api.Config{Checks: []api.Check{{Check: ping}}}, false},
-		{"nil check", api.Config{Checks: []api.Check{{Name: "docker"}}}, false},
-		{"check twice", api.Config{Checks: []api.Check{{Name: "docker", Check: ping}, {Name: "docker", Check: ping}}}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := tt.cfg.Validate(); (err == nil) != tt.ok {
-				t.Errorf("Validate() = %v, want ok %v", err, tt.ok)
-			}
-		})
-	}
-}
-
-// A server that New was given a bad allowed server still starts, logs the
-// entry and refuses requests naming it.
-func TestBadAllowedServerIgnored(t *testing.T) {
-	logs := &logtest.Buffer{}
-	h := api.New(api.Config{AllowedServers: []string{"analytics.example.org"}, Log: newLogger(logs)}, &apitest.Service{})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	c := apitest.NewClient(t, srv.URL, "")
-	r := c.PostJSON("/scan", map[string]string{"image": "nginx", "server": "analytics.example.org"})
-	wantError(t, r, 403, api.EServerNotAllowed)
-	if !strings.Contains(logs.String(), "ignoring an allowed server") {
-		t.Errorf("the bad entry was not logged:\n%s", logs)
 	}
 }

@@ -99,9 +99,8 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 	}
 	server := ""
 	if raw := strings.TrimSpace(b.Server); raw != "" {
-		norm, err := normalizeServer(raw)
-		allowed, ok := s.allowed[norm]
-		if err != nil || !ok {
+		allowed, ok := s.cfg.AllowedServers.Lookup(raw)
+		if !ok {
 			// The same answer whether the URL is malformed or merely not
 			// listed: either way only the operator can change it.
 			return scan.Request{}, scan.Errorf(EServerNotAllowed,

@@ -71,7 +71,7 @@ func TestSubmitAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &submitRecorder{}
-			e := newEnv(t, api.Config{AllowedServers: []string{allowed, "http://other.example"}}, &apitest.Service{SubmitFn: rec.submit})
+			e := newEnv(t, api.Config{AllowedServers: api.MustAllowList(allowed, "http://other.example")}, &apitest.Service{SubmitFn: rec.submit})
 			r := e.c.Do(e.c.NewRequest(http.MethodPost, "/scan", tt.contentType, []byte(tt.body)))
 			if r.StatusCode != http.StatusAccepted {
 				t.Fatalf("status %d, want 202; body: %s", r.StatusCode, r.Body)
@@ -202,7 +202,7 @@ func TestSubmitRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, api.Config{AllowedServers: []string{allowed}, MaxBodyBytes: 1024}, nil)
+			e := newEnv(t, api.Config{AllowedServers: api.MustAllowList(allowed), MaxBodyBytes: 1024}, nil)
 			path := tt.path
 			if path == "" {
 				path = "/scan"

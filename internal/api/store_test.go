@@ -29,9 +29,9 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
+	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
-	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 )
 
 // waitParam is the ?wait= of these tests: the API's maximum, so that a slow
@@ -140,7 +140,7 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 
 	h := api.New(api.Config{
 		APIToken:       testToken,
-		AllowedServers: []string{env.otherURL},
+		AllowedServers: api.MustAllowList(env.otherURL),
 		Checks:         opts.checks,
 		Metrics:        env.metrics,
 		Log:            newLogger(env.logs),

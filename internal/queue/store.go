@@ -120,6 +120,7 @@ func setDefault[T int | time.Duration](v *T, def T) {
 type Store struct {
 	cfg     Config
 	dialect dialect
+	target  dbTarget
 	db      *sql.DB
 	client  *river.Client[*sql.Tx]
 	log     zerolog.Logger
@@ -147,14 +148,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ScannerFor == nil {
 		return nil, errors.New("store: Config.ScannerFor is required")
 	}
-	if cfg.DataDir != "" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("store: create data directory: %w", err)
-		}
-	}
 	target, err := parseDatabaseURL(cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	// DataDir only holds the default SQLite database: with any other
+	// database it is not created, lest the store fail where the working
+	// directory is not writable.
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create data directory: %w", err)
+		}
 	}
 	db, err := openDB(ctx, target, cfg.Workers)
 	if err != nil {
@@ -163,6 +167,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:     cfg,
 		dialect: target.dialect,
+		target:  target,
 		db:      db,
 		log:     cfg.Log.With().Str("component", "store").Logger(),
 	}
@@ -310,6 +315,15 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) now() time.Time { return s.cfg.Now() }
+
+// Database names the database for logs: "postgresql" (the URL may hold a
+// password), or "sqlite (<file>)".
+func (s *Store) Database() string {
+	if s.dialect == dialectSQLite {
+		return "sqlite (" + s.target.path + ")"
+	}
+	return "postgresql"
+}
 
 // broadcaster wakes every waiter at once: a waiter takes the current
 // channel, which is closed and replaced on each broadcast.

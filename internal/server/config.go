@@ -1,0 +1,143 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/api"
+	"github.com/centos-pipeline/analytics-scanner/internal/envload"
+)
+
+// EnvPrefix prefixes every variable: SCANNER_ADDR, SCANNER_DATABASE_URL...
+const EnvPrefix = "SCANNER"
+
+// Config is the server's whole configuration. LoadConfig reads it from the
+// environment; tests build it directly. Docker itself is configured by
+// Docker's own variables (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
+// DOCKER_API_VERSION).
+type Config struct {
+	Addr        string `envconfig:"ADDR" default:":8080" desc:"listen address"`
+	DatabaseURL string `envconfig:"DATABASE_URL" desc:"postgres://... for PostgreSQL (any number of replicas); empty: embedded SQLite in DATA_DIR"`
+	DataDir     string `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite database"`
+
+	AnalyticsURL          string        `envconfig:"ANALYTICS_URL" desc:"analytics server base URL: http://host (seed layout) or https://host/api/v1 (real server)"`
+	AnalyticsToken        string        `envconfig:"ANALYTICS_TOKEN" desc:"Bearer token for the analytics server; never logged"`
+	Analytics3scaleSecret string        `envconfig:"ANALYTICS_3SCALE_SECRET" desc:"x-3scale-account-secret for the analytics server; never logged"`
+	AnalyticsTimeout      time.Duration `envconfig:"ANALYTICS_TIMEOUT" default:"15s" desc:"timeout of each request to the analytics server"`
+	AllowedServers        []string      `envconfig:"ALLOWED_SERVERS" desc:"comma-separated analytics URLs a request may choose with \"server\"; empty: none"`
+
+	Workers       int           `envconfig:"WORKERS" default:"4" desc:"scans this replica runs at once"`
+	MaxAttempts   int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"tries of a scan failing transiently before it fails"`
+	RetryBase     time.Duration `envconfig:"RETRY_BASE" default:"2s" desc:"first retry delay; doubles up to RETRY_MAX"`
+	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"5m" desc:"longest retry delay"`
+	JobTimeout    time.Duration `envconfig:"JOB_TIMEOUT" default:"2m" desc:"time limit of one scan attempt"`
+	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
+	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
+	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
+
+	APIToken        string        `envconfig:"API_TOKEN" desc:"when set, all but /healthz and /readyz need Authorization: Bearer <token>"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"on SIGTERM, how long running scans may take to finish"`
+	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+
+	// Version is the build's version, shown in logs and the User-Agent.
+	Version string `ignored:"true"`
+}
+
+// usage is what `server --help` shows before the table of variables.
+const usage = `Usage:
+  server              run the scan service (configured by the environment below)
+  server healthcheck [URL]
+                      GET URL (default: /healthz on SCANNER_ADDR, at 127.0.0.1 when
+                      it names no host) and exit 0 if it answers 200: the image has
+                      no shell or curl for health checks
+  server --help | --version
+
+Exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 on a start-up
+or runtime error (bad configuration, address in use, database unreachable),
+2 on a usage error.
+
+Docker is configured by its own variables: DOCKER_HOST, DOCKER_TLS_VERIFY,
+DOCKER_CERT_PATH, DOCKER_API_VERSION.
+
+Environment:
+`
+
+// PrintUsage writes the command's usage and every variable with its default
+// and meaning, the table made from Config's tags.
+func PrintUsage(w io.Writer) error {
+	if _, err := io.WriteString(w, usage); err != nil {
+		return err
+	}
+	return envload.PrintTable(w, EnvPrefix, &Config{})
+}
+
+// LoadConfig reads the configuration from the environment and checks it.
+// An empty variable counts as unset, so that its default applies: compose
+// files and Helm charts pass empty values for unset ones. Every error names
+// the variable at fault.
+func LoadConfig() (Config, error) {
+	var c Config
+	if err := envload.Process(EnvPrefix, &c); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	return c, c.check()
+}
+
+// check refuses values the server cannot run with, and normalises the
+// allow-list so that requests are matched against it exactly.
+func (c *Config) check() error {
+	switch {
+	case c.Workers < 1:
+		return fmt.Errorf("configuration: %s_WORKERS must be at least 1", EnvPrefix)
+	case c.MaxAttempts < 1:
+		return fmt.Errorf("configuration: %s_MAX_ATTEMPTS must be at least 1", EnvPrefix)
+	case c.MaxQueueDepth < 1:
+		return fmt.Errorf("configuration: %s_MAX_QUEUE_DEPTH must be at least 1", EnvPrefix)
+	case c.MaxWait <= 0 || c.MaxWait > 10*time.Minute:
+		// Not 0 either: the API would read it as its default of 60s
+		// while the HTTP server's write timeout, MAX_WAIT + 30s, would
+		// cut such waits at 30s.
+		return fmt.Errorf("configuration: %s_MAX_WAIT must be more than 0 and at most 10m", EnvPrefix)
+	}
+	// A negative JOB_TIMEOUT would mean no timeout to River while its
+	// rescuer still deemed a scan running for 30 s dead and ran it again;
+	// the other durations have no meaningful negative either. RETENTION
+	// does: a negative one keeps records forever.
+	for name, d := range map[string]time.Duration{
+		"ANALYTICS_TIMEOUT": c.AnalyticsTimeout,
+		"RETRY_BASE":        c.RetryBase,
+		"RETRY_MAX":         c.RetryMax,
+		"JOB_TIMEOUT":       c.JobTimeout,
+		"SHUTDOWN_TIMEOUT":  c.ShutdownTimeout,
+	} {
+		if d < 0 {
+			return fmt.Errorf("configuration: %s_%s must not be negative", EnvPrefix, name)
+		}
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
+		// zerolog's own message says it is "defaulting to NoLevel", which
+		// it is not: the server refuses to start.
+		return fmt.Errorf("configuration: %s_LOG_LEVEL is %q; use debug, info, warn or error", EnvPrefix, c.LogLevel)
+	}
+	if c.AnalyticsURL != "" {
+		// Checked here, before anything is opened, rather than when the
+		// first scan builds its client.
+		if _, err := analytics.ParseServerURL(c.AnalyticsURL); err != nil {
+			return fmt.Errorf("configuration: %s_ANALYTICS_URL: %w", EnvPrefix, err)
+		}
+		// The client also refuses credentials it cannot send (a newline
+		// in a token); its errors never quote them.
+		if _, err := analytics.New(analytics.Config{ServerURL: c.AnalyticsURL,
+			Token: c.AnalyticsToken, ThreeScaleSecret: c.Analytics3scaleSecret}); err != nil {
+			return fmt.Errorf("configuration: %s_ANALYTICS_TOKEN or %s_ANALYTICS_3SCALE_SECRET: %w", EnvPrefix, EnvPrefix, err)
+		}
+	}
+	if _, err := api.ParseAllowList(c.AllowedServers); err != nil {
+		return fmt.Errorf("configuration: %s_ALLOWED_SERVERS: %w", EnvPrefix, err)
+	}
+	return nil
+}

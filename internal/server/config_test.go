@@ -1,0 +1,77 @@
+package server
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadWith runs LoadConfig in an environment of vars alone, as far as the
+// server's variables go: every other one is set empty, which counts as
+// unset.
+func loadWith(t *testing.T, vars map[string]string) (Config, error) {
+	ty := reflect.TypeFor[Config]()
+	for i := range ty.NumField() {
+		if name := ty.Field(i).Tag.Get("envconfig"); name != "" {
+			t.Setenv(EnvPrefix+"_"+name, "")
+		}
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	return LoadConfig()
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	want := Config{
+		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
+		Workers: 4, MaxAttempts: 5, RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute,
+		JobTimeout: 2 * time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
+		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"unset", nil},
+		// Compose files and Helm charts pass empty values for unset ones.
+		{"empty counts as unset", map[string]string{"SCANNER_ADDR": "", "SCANNER_WORKERS": "", "SCANNER_RETENTION": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadWith(t, tt.env)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("LoadConfig = %+v, %v; want %+v", got, err, want)
+			}
+		})
+	}
+	got, err := loadWith(t, map[string]string{
+		"SCANNER_ALLOWED_SERVERS": "https://a.example/api/v1,http://b.example",
+		"SCANNER_WORKERS":         "8",
+		"SCANNER_JOB_TIMEOUT":     "45s",
+	})
+	if err != nil || got.Workers != 8 || got.JobTimeout != 45*time.Second ||
+		!reflect.DeepEqual(got.AllowedServers, []string{"https://a.example/api/v1", "http://b.example"}) {
+		t.Errorf("LoadConfig of set variables = %+v, %v", got, err)
+	}
+}
+
+// A credential that cannot be sent as a header (a NUL, which no environment
+// can hold, or a newline) would fail every scan: the configuration is
+// refused, without quoting it.
+func TestCheckRefusesUnsendableCredentials(t *testing.T) {
+	const secret = "3scale-secret-0f1e2d"
+	for _, cfg := range []Config{
+		{AnalyticsURL: "http://127.0.0.1:1/api/v1", Analytics3scaleSecret: secret + "\x00"},
+		{AnalyticsURL: "http://127.0.0.1:1/api/v1", AnalyticsToken: secret + "\n"},
+	} {
+		cfg.Workers, cfg.MaxAttempts, cfg.MaxQueueDepth, cfg.MaxWait, cfg.LogLevel = 1, 1, 1, time.Second, "info"
+		err := Run(t.Context(), cfg, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SCANNER_ANALYTICS_3SCALE_SECRET") ||
+			!strings.Contains(err.Error(), "control character") || strings.Contains(err.Error(), secret) {
+			t.Errorf("Run with an unsendable credential returned %v, want a configuration error naming the variables, without the secret", err)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+// Package server is the program behind cmd/server: the scan-request REST
+// service. Run wires the Docker label source, the analytics clients, the
+// durable queue and the HTTP API together, serves, and shuts down in order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/api"
+	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/probe"
+	"github.com/centos-pipeline/analytics-scanner/internal/queue"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// Run is the whole service: it serves until ctx is done, then stops taking
+// requests and lets running scans finish for up to cfg.ShutdownTimeout. Logs
+// go to logOut. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	level, _ := zerolog.ParseLevel(cfg.LogLevel) // checked above
+	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "scanner").Logger()
+	allowed, _ := api.ParseAllowList(cfg.AllowedServers) // checked above
+
+	// Bind first: a port in use is the most common start-up failure and
+	// should be reported before anything else is opened.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+
+	source, err := docker.New()
+	if err != nil {
+		return err
+	}
+	defer source.Close()
+
+	m := metrics.New()
+	scanners := &scannerSet{cfg: cfg, source: source, metrics: m, log: log}
+	if cfg.AnalyticsURL == "" {
+		log.Warn().Msg(EnvPrefix + "_ANALYTICS_URL is not set: scans will fail until it is")
+	}
+
+	st, err := queue.Open(ctx, queue.Config{
+		DatabaseURL:   cfg.DatabaseURL,
+		DataDir:       cfg.DataDir,
+		Workers:       cfg.Workers,
+		MaxAttempts:   cfg.MaxAttempts,
+		RetryBase:     cfg.RetryBase,
+		RetryMax:      cfg.RetryMax,
+		JobTimeout:    cfg.JobTimeout,
+		Retention:     cfg.Retention,
+		MaxQueueDepth: cfg.MaxQueueDepth,
+		ScannerFor:    scanners.forServer,
+		Metrics:       m,
+		Log:           log,
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	m.RegisterQueueDepth(func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := st.QueueDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+
+	// Cancelled when shutdown starts, so that held ?wait= requests answer
+	// at once instead of holding the shutdown for up to MAX_WAIT.
+	draining, drain := context.WithCancel(context.WithoutCancel(ctx))
+	defer drain()
+
+	handler := api.New(api.Config{
+		APIToken:       cfg.APIToken,
+		AllowedServers: allowed,
+		MaxWait:        cfg.MaxWait,
+		Checks: []api.Check{
+			{Name: "store", Check: st.Ping},
+			{Name: "docker", Check: source.Ping},
+		},
+		Metrics:  m,
+		Log:      log,
+		Draining: draining,
+	}, st)
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// WriteTimeout must outlast the longest ?wait=.
+		WriteTimeout: cfg.MaxWait + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+	}
+
+	// The workers get a context that SIGTERM does not cancel: Stop drains
+	// them with a deadline instead of killing scans mid-registration.
+	if err := st.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	logStart(log, cfg, ln.Addr().String(), st.Database())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		// Serve only returns early on a listener failure.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = st.Stop(shutdownCtx)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: no new requests, letting running scans finish")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// Stop accepting first, then let the workers drain: a scan still
+	// running at the deadline is abandoned and picked up again by any
+	// replica (or this one after a restart), never lost.
+	drain()
+	httpErr := srv.Shutdown(shutdownCtx)
+	stopErr := st.Stop(shutdownCtx)
+	if httpErr != nil && !errors.Is(httpErr, context.DeadlineExceeded) {
+		log.Warn().Err(httpErr).Msg("http shutdown")
+	}
+	if stopErr != nil {
+		log.Warn().Err(stopErr).Msg("workers did not all finish before the deadline; their scans will be retried")
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func logStart(log zerolog.Logger, cfg Config, addr, database string) {
+	analyticsURL := ""
+	if cfg.AnalyticsURL != "" {
+		analyticsURL = analytics.RedactURL(cfg.AnalyticsURL)
+	}
+	log.Info().
+		Str("version", cfg.Version).
+		Str("addr", addr).
+		Str("database", database).
+		Str("analytics_url", analyticsURL).
+		Bool("analytics_token_set", cfg.AnalyticsToken != "").
+		Bool("analytics_3scale_secret_set", cfg.Analytics3scaleSecret != "").
+		Bool("api_token_set", cfg.APIToken != "").
+		Int("workers", cfg.Workers).
+		Int("max_attempts", cfg.MaxAttempts).
+		Msg("listening")
+}
+
+// scannerSet builds one scanner per analytics server and reuses it, so that
+// each server's client keeps its connections.
+type scannerSet struct {
+	cfg     Config
+	source  scan.LabelSource
+	metrics *metrics.Metrics
+	log     zerolog.Logger
+
+	mu       sync.Mutex
+	scanners map[string]*scan.Scanner
+}
+
+// reportRetry bounds the retries of an error report: the scan is already
+// final, so a few quick tries are all it is worth.
+var reportRetry = scan.RetryPolicy{MaxTries: 3, InitialInterval: 200 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: 10 * time.Second}
+
+func (s *scannerSet) forServer(server string) (*scan.Scanner, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc, ok := s.scanners[server]; ok {
+		return sc, nil
+	}
+	url := server
+	if url == "" {
+		url = s.cfg.AnalyticsURL
+	}
+	sc := &scan.Scanner{Source: s.source, Retry: reportRetry, Log: s.log}
+	if url == "" {
+		sc.RegistrarErr = errors.New("no analytics server: " + EnvPrefix + "_ANALYTICS_URL is not set")
+	} else {
+		// Credentials go to the default server and to servers the
+		// operator allowed; a request cannot name any other.
+		client, err := analytics.New(analytics.Config{
+			ServerURL:        url,
+			Token:            s.cfg.AnalyticsToken,
+			ThreeScaleSecret: s.cfg.Analytics3scaleSecret,
+			Timeout:          s.cfg.AnalyticsTimeout,
+			Transport:        s.metrics.InstrumentTransport(http.DefaultTransport),
+			UserAgent:        "analytics-scanner-server/" + s.cfg.Version,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sc.Registrar = client
+	}
+	if s.scanners == nil {
+		s.scanners = map[string]*scan.Scanner{}
+	}
+	s.scanners[server] = sc
+	return sc, nil
+}
+
+// HealthzURL is the /healthz URL of a server listening on addr: an address
+// with no host or an unspecified one is reached on 127.0.0.1.
+func HealthzURL(addr string) (string, error) {
+	url, err := probe.LocalURL(addr, "/healthz")
+	if err != nil {
+		return "", fmt.Errorf("healthcheck: %s_ADDR=%q: %w", EnvPrefix, addr, err)
+	}
+	return url, nil
+}
+
+// Healthcheck GETs url and wants 200: the image has no shell or curl for
+// container health checks.
+func Healthcheck(ctx context.Context, url string) error {
+	if err := probe.Get(ctx, url, 5*time.Second); err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	return nil
+}
+
+// HealthcheckURL is the URL `server healthcheck` checks by default: the
+// /healthz of the address SCANNER_ADDR names, else of its default.
+func HealthcheckURL() (string, error) {
+	addr := os.Getenv(EnvPrefix + "_ADDR")
+	if addr == "" {
+		f, _ := reflect.TypeFor[Config]().FieldByName("Addr")
+		addr = f.Tag.Get("default")
+	}
+	return HealthzURL(addr)
+}
