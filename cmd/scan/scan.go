@@ -83,11 +83,17 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 	o.image = strings.TrimSpace(o.image)
 	o.server = strings.TrimSpace(o.server)
 
+	o.scanType = scan.ScanTypeRegister
+	if len(positional) == 1 {
+		var ok bool
+		// An empty argument is a mistake, not a request for the default.
+		if o.scanType, ok = scan.ResolveScanType(positional[0]); !ok || positional[0] == "" {
+			return o, fmt.Errorf("unknown scan type %q: the only scan type is %q", positional[0], scan.ScanTypeRegister)
+		}
+	}
 	switch {
 	case len(positional) > 1:
 		return o, fmt.Errorf("too many arguments %q: want at most one SCAN_TYPE", positional)
-	case len(positional) == 1 && positional[0] != scan.ScanTypeRegister:
-		return o, fmt.Errorf("unknown scan type %q: the only scan type is %q", positional[0], scan.ScanTypeRegister)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout must be positive, got %s", o.timeout)
 	case o.retryInitial < 0:
@@ -97,7 +103,6 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 	case strings.TrimSpace(o.scanOut) == "":
 		return o, errors.New("--scanout must not be empty")
 	}
-	o.scanType = scan.ScanTypeRegister
 	return o, nil
 }
 

@@ -34,9 +34,6 @@ const (
 	DefaultBusyRetryAfter = 10 * time.Second
 	// DefaultCheckTimeout bounds each readiness check.
 	DefaultCheckTimeout = 2 * time.Second
-	// DefaultListLimit and MaxListLimit size a page of GET /scan.
-	DefaultListLimit = 50
-	MaxListLimit     = 100
 )
 
 // Config configures the API. The zero value serves an open API (no token,

@@ -89,11 +89,8 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 	if err := checkImage(image); err != nil {
 		return scan.Request{}, err
 	}
-	scanType := strings.TrimSpace(b.ScanType)
-	if scanType == "" {
-		scanType = scan.ScanTypeRegister
-	}
-	if scanType != scan.ScanTypeRegister {
+	scanType, ok := scan.ResolveScanType(strings.TrimSpace(b.ScanType))
+	if !ok {
 		return scan.Request{}, scan.Errorf(EUnsupportedScanType, "scan type %s is not supported; the only scan type is %q",
 			quote(scanType), scan.ScanTypeRegister)
 	}
@@ -200,7 +197,7 @@ func parseFilter(q url.Values) (scan.Filter, error) {
 	f := scan.Filter{
 		Image:  strings.TrimSpace(q.Get("image")),
 		Status: scan.Status(q.Get("status")),
-		Limit:  DefaultListLimit,
+		Limit:  scan.DefaultListLimit,
 		Cursor: q.Get("cursor"),
 	}
 	if f.Status != "" && !f.Status.Valid() {
@@ -208,8 +205,8 @@ func parseFilter(q url.Values) (scan.Filter, error) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxListLimit {
-			return f, scan.Errorf(scan.EInvalid, `"limit" must be a whole number from 1 to %d, not %s`, MaxListLimit, quote(v))
+		if err != nil || n < 1 || n > scan.MaxListLimit {
+			return f, scan.Errorf(scan.EInvalid, `"limit" must be a whole number from 1 to %d, not %s`, scan.MaxListLimit, quote(v))
 		}
 		f.Limit = n
 	}

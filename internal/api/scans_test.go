@@ -464,17 +464,17 @@ func TestList(t *testing.T) {
 		code          string
 	}{
 		{name: "defaults", page: scan.Page{Scans: two, NextCursor: "c2"},
-			wantFilter: scan.Filter{Limit: api.DefaultListLimit}, want: 200},
+			wantFilter: scan.Filter{Limit: scan.DefaultListLimit}, want: 200},
 		{name: "filters and cursor", query: "?image=nginx&status=queued&limit=1&cursor=c1", page: scan.Page{Scans: two[:1]},
 			wantFilter: scan.Filter{Image: "nginx", Status: scan.StatusQueued, Limit: 1, Cursor: "c1"}, want: 200},
 		{name: "largest page", query: "?limit=100", wantFilter: scan.Filter{Limit: 100}, want: 200},
-		{name: "empty page", query: "?status=canceled", wantFilter: scan.Filter{Status: scan.StatusCanceled, Limit: api.DefaultListLimit}, want: 200},
+		{name: "empty page", query: "?status=canceled", wantFilter: scan.Filter{Status: scan.StatusCanceled, Limit: scan.DefaultListLimit}, want: 200},
 		{name: "bad status", query: "?status=done", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "zero limit", query: "?limit=0", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "limit over the maximum", query: "?limit=101", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "limit not a number", query: "?limit=ten", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "cursor the service refuses", query: "?cursor=garbage", err: scan.Errorf(scan.EInvalid, "cursor is not valid"),
-			wantFilter: scan.Filter{Limit: api.DefaultListLimit, Cursor: "garbage"}, want: 400, code: scan.EInvalid},
+			wantFilter: scan.Filter{Limit: scan.DefaultListLimit, Cursor: "garbage"}, want: 400, code: scan.EInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

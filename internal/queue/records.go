@@ -19,12 +19,6 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
-// List page sizes.
-const (
-	DefaultListLimit = 50
-	MaxListLimit     = 500
-)
-
 // waitPoll is how often Wait rereads a record. A scan finished by this
 // process wakes its waiters at once; the poll is for scans finished by
 // another replica.
@@ -128,13 +122,12 @@ func (s *Store) Submit(ctx context.Context, req scan.Request) (scan.Record, bool
 	if strings.TrimSpace(req.Image) == "" {
 		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "image is required")
 	}
-	if req.ScanType == "" {
-		req.ScanType = scan.ScanTypeRegister
-	}
-	if req.ScanType != scan.ScanTypeRegister {
+	scanType, ok := scan.ResolveScanType(req.ScanType)
+	if !ok {
 		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "scan type %q is not supported; the only one is %q",
 			req.ScanType, scan.ScanTypeRegister)
 	}
+	req.ScanType = scanType
 	key := imageKey(req.Image)
 	for range submitTries {
 		rec, created, err := s.submitOnce(ctx, req, key)
@@ -276,9 +269,9 @@ func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
 	limit := f.Limit
 	switch {
 	case limit == 0:
-		limit = DefaultListLimit
-	case limit < 1 || limit > MaxListLimit:
-		return scan.Page{}, scan.Errorf(scan.EInvalid, "limit must be between 1 and %d", MaxListLimit)
+		limit = scan.DefaultListLimit
+	case limit < 1 || limit > scan.MaxListLimit:
+		return scan.Page{}, scan.Errorf(scan.EInvalid, "limit must be between 1 and %d", scan.MaxListLimit)
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return scan.Page{}, scan.Errorf(scan.EInvalid, "status %q is not one of %v", f.Status, scan.Statuses)

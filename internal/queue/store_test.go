@@ -499,11 +499,11 @@ func TestListRejectsInvalidFilters(t *testing.T) {
 		}{
 			{"unknown status", scan.Filter{Status: "done"}, scan.EInvalid},
 			{"negative limit", scan.Filter{Limit: -1}, scan.EInvalid},
-			{"limit over max", scan.Filter{Limit: MaxListLimit + 1}, scan.EInvalid},
+			{"limit over max", scan.Filter{Limit: scan.MaxListLimit + 1}, scan.EInvalid},
 			{"cursor not base64", scan.Filter{Cursor: "!!!"}, scan.EInvalid},
 			{"cursor without id", scan.Filter{Cursor: listCursor{createdAt: 5}.encode()}, scan.EInvalid},
 			{"cursor with bad time", scan.Filter{Cursor: "eDpzb21lLWlk"}, scan.EInvalid}, // "x:some-id"
-			{"max limit", scan.Filter{Limit: MaxListLimit}, ""},
+			{"max limit", scan.Filter{Limit: scan.MaxListLimit}, ""},
 			{"valid cursor", scan.Filter{Cursor: listCursor{createdAt: 5, id: "x"}.encode()}, ""},
 		}
 		for _, tt := range tests {

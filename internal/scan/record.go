@@ -67,6 +67,13 @@ type Request struct {
 	Server string
 }
 
+// List page sizes: a Filter's Limit is from 1 to MaxListLimit, and 0 means
+// DefaultListLimit. The API and the queue both apply them.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+)
+
 // Filter selects records for List, newest first.
 type Filter struct {
 	Image  string

@@ -15,6 +15,16 @@ const ScannerName = "scanner-analytics-integration"
 // with the analytics server.
 const ScanTypeRegister = "register"
 
+// ResolveScanType is the one rule for scan types, which the API, the queue
+// and the one-shot command all apply: "" means ScanTypeRegister, and ok is
+// false for a type that is not supported.
+func ResolveScanType(t string) (resolved string, ok bool) {
+	if t == "" {
+		return ScanTypeRegister, true
+	}
+	return t, t == ScanTypeRegister
+}
+
 // SuccessSummary is the original's summary for a successful scan; pipelines
 // may match on it.
 const SuccessSummary = "Completed scan with data mentioned in Scan Results."
