@@ -22,6 +22,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // scannerImage returns the image under test and a daemon, or skips (fails
@@ -30,10 +31,10 @@ func scannerImage(t *testing.T) (string, *dockertest.Daemon) {
 	t.Helper()
 	image := os.Getenv("SCANNER_TEST_IMAGE")
 	if image == "" {
-		dockertest.RequireDependency(t, "the scanner image", errors.New("SCANNER_TEST_IMAGE is not set (scripts/build-image.sh builds analytics-scanner:dev)"))
+		testenv.Require(t, "the scanner image", errors.New("SCANNER_TEST_IMAGE is not set (scripts/build-image.sh builds analytics-scanner:dev)"))
 	}
 	_, err := exec.LookPath("docker")
-	dockertest.RequireDependency(t, "the docker CLI", err)
+	testenv.Require(t, "the docker CLI", err)
 	d := dockertest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +20,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // startTimeout bounds a server's start-up (migrations included) and
@@ -55,12 +54,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // secrets are one test's credentials, random so that finding one in an
 // output cannot be a coincidence.
 type secrets struct {
@@ -69,9 +62,9 @@ type secrets struct {
 
 func newSecrets() secrets {
 	return secrets{
-		analyticsToken: "analytics-tok-" + randomHex(12),
-		apiToken:       "api-tok-" + randomHex(12),
-		threeScale:     "3scale-secret-" + randomHex(12),
+		analyticsToken: "analytics-tok-" + testenv.RandomHex(12),
+		apiToken:       "api-tok-" + testenv.RandomHex(12),
+		threeScale:     "3scale-secret-" + testenv.RandomHex(12),
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // TestHelpListsEveryVariable derives the variables from config's env tags,
@@ -201,7 +202,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 	addr := closed.Addr().String()
 	closed.Close() // nothing listens there now
-	password := "pg-pass-" + randomHex(8)
+	password := "pg-pass-" + testenv.RandomHex(8)
 
 	var stderr logtest.Buffer
 	start := time.Now()

@@ -8,8 +8,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +30,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // waitParam is the ?wait= of these tests: the API's maximum, so that a slow
@@ -68,7 +67,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
 
 func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 	t.Helper()
-	analyticsToken := "analytics-" + randomHex(8)
+	analyticsToken := "analytics-" + testenv.RandomHex(8)
 	env := &storeEnv{
 		source:  scantest.NewLabelSource(),
 		emu:     emulator.New(emulator.Config{Token: analyticsToken}),
@@ -154,12 +153,6 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		}
 	})
 	return env
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // submit posts a JSON submit and decodes the record, checking the status.

@@ -1,7 +1,7 @@
 // Package dockertest gives tests a real Docker daemon and builds small
-// labelled images on it. Tests that need a daemon call New: without one it
-// skips the test when run by hand and fails it in CI (CI=true), so a missing
-// daemon can never pass for a green run.
+// labelled images on it. Tests that need a daemon call New, which goes
+// through testenv.Require: skipped under -short, and without a daemon
+// skipped by hand and failed in CI (CI=true).
 package dockertest
 
 import (
@@ -22,6 +22,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // Daemon is a connection to the test daemon.
@@ -29,29 +31,19 @@ type Daemon struct {
 	Client *client.Client
 }
 
-// RequireDependency skips t when a dependency is missing, unless CI=true, in
-// which case the test fails: in CI every dependency must be there.
-func RequireDependency(t testing.TB, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI: %v", what, err)
-	}
-	t.Skipf("%s not available (set CI=true to make this a failure): %v", what, err)
-}
-
 // New connects to the daemon named by Docker's environment.
 func New(t testing.TB) *Daemon {
 	t.Helper()
+	if testing.Short() {
+		testenv.Require(t, "a Docker daemon", nil)
+	}
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_, err = c.Ping(ctx)
 	}
-	RequireDependency(t, "a Docker daemon", err)
+	testenv.Require(t, "a Docker daemon", err)
 	t.Cleanup(func() { _ = c.Close() })
 	return &Daemon{Client: c}
 }

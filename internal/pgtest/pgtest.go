@@ -7,9 +7,7 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,7 +16,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
-	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // URLEnv names the PostgreSQL the tests use; .ci/run sets it.
@@ -32,8 +30,9 @@ func SchemaURL(t testing.TB, prefix string) string {
 	t.Helper()
 	base := os.Getenv(URLEnv)
 	if base == "" {
-		dockertest.RequireDependency(t, "PostgreSQL", fmt.Errorf("%s is not set", URLEnv))
+		testenv.Require(t, "PostgreSQL", fmt.Errorf("%s is not set", URLEnv))
 	}
+	testenv.Require(t, "PostgreSQL", nil)
 	admin, err := sql.Open("pgx", base)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -43,8 +42,8 @@ func SchemaURL(t testing.TB, prefix string) string {
 			_ = admin.Close()
 		}
 	}
-	dockertest.RequireDependency(t, "PostgreSQL", err)
-	schema := prefix + "_" + randomHex(6)
+	testenv.Require(t, "PostgreSQL", err)
+	schema := prefix + "_" + testenv.RandomHex(6)
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		_ = admin.Close()
 		t.Fatalf("create schema: %v", err)
@@ -63,10 +62,4 @@ func SchemaURL(t testing.TB, prefix string) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

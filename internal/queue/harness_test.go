@@ -2,8 +2,6 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // waitTimeout bounds every wait for a scan in these tests: generous for a
@@ -60,7 +59,7 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		t:       t,
 		backend: backend,
 		dataDir: t.TempDir(),
-		token:   "tok-" + randomHex(12),
+		token:   "tok-" + testenv.RandomHex(12),
 		source:  scantest.NewLabelSource(),
 		logs:    &logtest.Buffer{Echo: t},
 	}
@@ -80,12 +79,6 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 		}
 	})
 	return env
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // config is the tests' base configuration: fast retries, frequent
