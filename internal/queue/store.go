@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -122,15 +123,14 @@ type Store struct {
 	dialect dialect
 	target  dbTarget
 	db      *sql.DB
-	client  *river.Client[*sql.Tx]
-	log     zerolog.Logger
+	// listener is River's LISTEN connection pool on PostgreSQL, else nil.
+	listener *pgxpool.Pool
+	client   *river.Client[*sql.Tx]
+	log      zerolog.Logger
 
 	// finished wakes Waits in this process when a scan becomes final here;
 	// Waits also poll, for scans finished by other replicas.
 	finished broadcaster
-	// retryAfter holds, by job id, the earliest next try the analytics
-	// server asked for (Retry-After), for NextRetry to honour.
-	retryAfter sync.Map
 
 	mu              sync.Mutex
 	started         bool
@@ -177,17 +177,26 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if target.dialect == dialectSQLite {
 		driver = riversqlite.New(db)
 	} else {
-		driver = riverdatabasesql.New(db)
+		// A small pgx pool beside database/sql holds River's LISTEN
+		// connection: a new scan wakes an idle worker of any replica at
+		// once, instead of every replica polling the database.
+		listener, err := pgxpool.New(ctx, target.dsn)
+		if err != nil {
+			_ = db.Close()
+			return nil, errors.New("store: open the PostgreSQL listener: the URL is not valid")
+		}
+		s.listener = listener
+		driver = riverdatabasesql.NewWithPgxListener(db, listener)
 	}
 	riverLog := slog.New(zerolog.NewSlogHandler(riverLogger(cfg.Log)))
 	if err := s.migrate(ctx, driver, riverLog); err != nil {
-		_ = db.Close()
+		s.closeDB()
 		return nil, err
 	}
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &scanWorker{s: s}); err != nil {
-		_ = db.Close()
+		s.closeDB()
 		return nil, fmt.Errorf("store: register worker: %w", err)
 	}
 	jobRetention := riverJobRetention(cfg.Retention)
@@ -197,16 +206,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.JobTimeout + rescueMargin,
-		// Neither driver here has LISTEN/NOTIFY, so polling is all there
-		// is. A fetch takes at most as many jobs as there are idle workers,
+		// A fetch takes at most as many jobs as there are idle workers,
 		// so the cooldown caps throughput at Workers per cooldown: River's
 		// 100 ms default allows 40 scans/s with 4 workers, 10 ms about 400
-		// (measured: ~250/s, see BenchmarkSubmitAndComplete). Idle polling
-		// is at FetchPollInterval, River's default of 1 s making a new
-		// scan wait up to a second.
+		// (see BenchmarkSubmitAndComplete and the README for measured
+		// figures). On PostgreSQL, LISTEN/NOTIFY wakes the fetcher when a
+		// scan is queued and polling is only the fallback; SQLite has no
+		// such channel, so there polling is all there is.
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: fetchPollInterval(target.dialect),
-		PollOnly:          true,
+		PollOnly:          target.dialect == dialectSQLite,
 		// Jobs are only the queue's bookkeeping: the scans table keeps
 		// everything a user sees, so finished jobs need not outlive a day.
 		CompletedJobRetentionPeriod: jobRetention,
@@ -215,7 +224,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Logger:                      riverLog,
 	})
 	if err != nil {
-		_ = db.Close()
+		s.closeDB()
 		return nil, fmt.Errorf("store: create queue client: %w", err)
 	}
 	s.client = client
@@ -247,8 +256,9 @@ func fetchPollInterval(d dialect) time.Duration {
 	if d == dialectSQLite {
 		return 100 * time.Millisecond
 	}
-	// Every replica polls PostgreSQL; a little slower spares the server.
-	return 200 * time.Millisecond
+	// LISTEN/NOTIFY announces new scans; polling only catches what a lost
+	// notification missed, so River's default pace spares the server.
+	return time.Second
 }
 
 // Start starts the workers, River's maintenance (among them the rescuer of
@@ -311,7 +321,15 @@ func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
 	stopErr := s.Stop(ctx)
-	return errors.Join(stopErr, s.db.Close())
+	return errors.Join(stopErr, s.closeDB())
+}
+
+// closeDB closes the database and, on PostgreSQL, the listener's pool.
+func (s *Store) closeDB() error {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	return s.db.Close()
 }
 
 func (s *Store) now() time.Time { return s.cfg.Now() }

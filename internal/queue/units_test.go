@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -101,6 +104,34 @@ func TestRetryDelay(t *testing.T) {
 		if got < tt.min || got > tt.max {
 			t.Errorf("retryDelay(attempt %d, jitter %v) = %v, want in [%v, %v]", tt.attempt, tt.jitter, got, tt.min, tt.max)
 		}
+	}
+}
+
+// TestNextRetryHonoursRetryAfter: the worker's NextRetry reads the wait the
+// server asked for from the job Work was given, bounded by RetryMax, and
+// never retries sooner than the backoff.
+func TestNextRetryHonoursRetryAfter(t *testing.T) {
+	s := &Store{cfg: Config{RetryBase: time.Second, RetryMax: time.Minute}}
+	w := &scanWorker{s: s}
+	within := func(at time.Time, lo, hi time.Duration) bool {
+		d := time.Until(at)
+		return d >= lo-time.Second && d <= hi
+	}
+	job := &river.Job[ScanArgs]{JobRow: &rivertype.JobRow{Attempt: 1}}
+	if at := w.NextRetry(job); !within(at, 800*time.Millisecond, 1200*time.Millisecond) {
+		t.Errorf("without Retry-After the next try is in %v, want the backoff (1s ±20%%)", time.Until(at))
+	}
+	job.Args.retryAfter = 30 * time.Second
+	if at := w.NextRetry(job); !within(at, 30*time.Second, 30*time.Second) {
+		t.Errorf("with Retry-After 30s the next try is in %v, want 30s", time.Until(at))
+	}
+	job.Args.retryAfter = time.Hour
+	if at := w.NextRetry(job); !within(at, time.Minute, time.Minute) {
+		t.Errorf("with Retry-After 1h the next try is in %v, want RetryMax (1m)", time.Until(at))
+	}
+	job.Args.retryAfter, job.Attempt = time.Millisecond, 3
+	if at := w.NextRetry(job); !within(at, 3200*time.Millisecond, 4800*time.Millisecond) {
+		t.Errorf("with a Retry-After shorter than the backoff the next try is in %v, want the backoff (4s ±20%%)", time.Until(at))
 	}
 }
 

@@ -21,6 +21,12 @@ import (
 // record holds the request.
 type ScanArgs struct {
 	ScanID string `json:"scan_id"`
+
+	// retryAfter is the wait the analytics server asked for in the attempt
+	// that just failed. Never stored: River calls the worker's NextRetry
+	// on the very job value Work was given, right after Work returns, so
+	// the job itself carries it there, whichever replica ran the attempt.
+	retryAfter time.Duration
 }
 
 // Kind names scan jobs in River's table.
@@ -43,7 +49,7 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 }
 
 func (w *scanWorker) NextRetry(job *river.Job[ScanArgs]) time.Time {
-	return w.s.nextRetry(job.ID, job.Attempt)
+	return w.s.nextRetry(job.Attempt, job.Args.retryAfter)
 }
 
 // work runs one attempt of a scan. A transient failure with attempts left
@@ -128,7 +134,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		}
 		s.observeAttempt(attemptRetry, elapsed)
 		s.countRetry()
-		s.rememberRetryAfter(job.ID, a)
+		job.Args.retryAfter = a.RetryAfter()
 		log.Info().Err(failure).Int("max_attempts", job.MaxAttempts).Msg("scan failed transiently; will retry")
 		return failure
 	}
@@ -202,16 +208,12 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 
 // nextRetry is when a failed attempt is tried again: RetryBase doubling per
 // attempt, with ±20% jitter so that scans failed together do not retry
-// together, capped at RetryMax; later when the server asked for it.
-func (s *Store) nextRetry(jobID int64, attempt int) time.Time {
-	now := time.Now() // River's clock, not the records'
-	at := now.Add(retryDelay(s.cfg.RetryBase, s.cfg.RetryMax, attempt, rand.Float64()))
-	if v, ok := s.retryAfter.LoadAndDelete(jobID); ok {
-		if asked := v.(time.Time); asked.After(at) {
-			at = asked
-		}
-	}
-	return at
+// together, capped at RetryMax; later when the server asked for it
+// (retryAfter, itself bounded by RetryMax).
+func (s *Store) nextRetry(attempt int, retryAfter time.Duration) time.Time {
+	wait := retryDelay(s.cfg.RetryBase, s.cfg.RetryMax, attempt, rand.Float64())
+	wait = max(wait, min(retryAfter, s.cfg.RetryMax))
+	return time.Now().Add(wait) // River's clock, not the records'
 }
 
 // retryDelay is the wait after the given attempt (1 for the first), with
@@ -228,13 +230,6 @@ func retryDelay(base, maxDelay time.Duration, attempt int, jitter float64) time.
 	return max(min(d, maxDelay), 0)
 }
 
-// rememberRetryAfter notes the Retry-After of a rate-limited or unavailable
-// analytics server, bounded by RetryMax, for nextRetry.
-func (s *Store) rememberRetryAfter(jobID int64, a *scan.Attempt) {
-	if wait := a.RetryAfter(); wait > 0 {
-		s.retryAfter.Store(jobID, time.Now().Add(min(wait, s.cfg.RetryMax)))
-	}
-}
 
 func (s *Store) countFinished(status scan.Status) {
 	if m := s.cfg.Metrics; m != nil {
