@@ -55,7 +55,7 @@ func (s *Store) prune(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		res, err := s.db.ExecContext(ctx, `DELETE FROM scans WHERE id IN (
-			SELECT id FROM scans WHERE status IN ('succeeded', 'failed', 'canceled') AND finished_at < $1 LIMIT $2)`,
+			SELECT id FROM scans WHERE status IN `+finalStatuses+` AND finished_at < $1 LIMIT $2)`,
 			cutoff, pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("store: prune: %w", err)
@@ -78,7 +78,7 @@ func (s *Store) prune(ctx context.Context) (int64, error) {
 func (s *Store) failAbandoned(ctx context.Context) (int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM scans s WHERE s.status IN `+activeStatuses+`
 		AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = s.job_id
-			AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled'))
+			AND j.state IN `+liveJobStates+`)
 		LIMIT $1`, abandonedBatch)
 	if err != nil {
 		return 0, fmt.Errorf("store: find abandoned scans: %w", err)

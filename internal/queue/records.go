@@ -33,8 +33,6 @@ const waitReadTimeout = 5 * time.Second
 // winner.
 const submitTries = 3
 
-// activeStatuses is the SQL list of the statuses that are not final.
-const activeStatuses = `('queued', 'running', 'retrying')`
 
 // recordColumns are the columns scanRecord reads, in its order.
 const recordColumns = `id, image, scan_type, server, status, attempts, max_attempts, last_error,
@@ -370,7 +368,7 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 			default:
 				now := s.now()
 				if ok, err := changedOne(ctx, tx, `UPDATE scans SET status = 'canceled', finished_at = $1, updated_at = $1
-					WHERE id = $2 AND status IN ('queued', 'retrying')`, micros(now), id); err != nil {
+					WHERE id = $2 AND status IN `+cancelableStatuses, micros(now), id); err != nil {
 					return err
 				} else if !ok {
 					continue
