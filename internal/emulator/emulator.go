@@ -5,7 +5,8 @@
 // It answers register, report, readiness and liveness as the real server
 // (fabric8-gemini-server) did, and scanner-error as the mock used to develop
 // the original scanner did, under both "/" and "/api/v1/", with the status
-// codes and JSON bodies that docs/analytics-server-contract.md pins. On top,
+// codes and JSON bodies of the analytics server's contract (the project's
+// analytics-server-contract document, kept with its shared docs). On top,
 // it records what it received for tests to inspect (GET /received, or the
 // Go accessors) and can inject failures to exercise a client's retries.
 package emulator

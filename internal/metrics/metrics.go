@@ -11,8 +11,9 @@ import (
 )
 
 // Metrics are the service's instruments. The zero value is not usable; use
-// New. Every method is safe on a nil *Metrics, so that packages can be used
-// without metrics (the one-shot scanner, unit tests).
+// New. RegisterQueueDepth and InstrumentTransport are safe on a nil
+// *Metrics, so that packages can be used without metrics (the one-shot
+// scanner, unit tests); Handler is not: a nil *Metrics has nothing to serve.
 type Metrics struct {
 	Registry *prometheus.Registry
 
