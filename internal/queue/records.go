@@ -33,7 +33,6 @@ const waitReadTimeout = 5 * time.Second
 // winner.
 const submitTries = 3
 
-
 // recordColumns are the columns scanRecord reads, in its order.
 const recordColumns = `id, image, scan_type, server, status, attempts, max_attempts, last_error,
 	created_at, updated_at, started_at, finished_at, result, job_id`

@@ -230,7 +230,6 @@ func retryDelay(base, maxDelay time.Duration, attempt int, jitter float64) time.
 	return max(min(d, maxDelay), 0)
 }
 
-
 func (s *Store) countFinished(status scan.Status) {
 	if m := s.cfg.Metrics; m != nil {
 		m.ScansTotal.WithLabelValues(string(status)).Inc()
