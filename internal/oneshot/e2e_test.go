@@ -1,4 +1,4 @@
-package main
+package oneshot
 
 // End-to-end tests of the built image, run the way atomic runs it. They need
 // the image (SCANNER_TEST_IMAGE, built by scripts/build-image.sh), the docker

@@ -1,4 +1,4 @@
-package main
+package oneshot
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func runCommand(t *testing.T, env map[string]string, args ...string) runOutput {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code := run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
+	code := Run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr)
 	out := runOutput{code: code, stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
 	t.Logf("scan %q: exit %d in %s\nstdout:\n%s\nstderr:\n%s", args, code, out.elapsed.Round(time.Millisecond), out.stdout, out.stderr)
 	return out

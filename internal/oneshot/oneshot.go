@@ -1,0 +1,55 @@
+// Package oneshot is the program behind cmd/scan, the one-shot `atomic
+// scan` scanner: it reads the git-url, git-sha and email-ids labels of each
+// image atomic hands it, registers them with the analytics server and writes
+// the results where atomic reads them. `scan install` and `scan uninstall`
+// manage its atomic configuration.
+package oneshot
+
+import (
+	"context"
+	"io"
+	"runtime/debug"
+)
+
+// Exit codes, documented in the usage text.
+const (
+	exitOK           = 0
+	exitUnsuccessful = 1 // only with --strict
+	exitUsage        = 2
+	exitWrite        = 3
+)
+
+// Version is the build's version, which cmd/scan sets from its -ldflags;
+// empty means the module's build information.
+var Version = ""
+
+// Run is the whole program; it returns the exit code. getenv is the
+// environment, so that tests pass their own.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "install":
+			return runInstall(args[1:], getenv, stdout, stderr)
+		case "uninstall":
+			return runUninstall(args[1:], stdout, stderr)
+		}
+	}
+	return runScan(ctx, args, getenv, stdout, stderr)
+}
+
+func versionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
+			}
+		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+	}
+	return "devel"
+}
