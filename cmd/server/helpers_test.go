@@ -277,71 +277,27 @@ func waitHealthy(t *testing.T, base string) {
 	}
 }
 
-// analyticsPeer is the analytics server the service talks to: the emulator,
-// behind a real HTTP server, wrapped so that registrations can be held for
-// a while (as a slow server would) and counted as they arrive, before the
-// emulator answers (or not, when the caller goes away meanwhile).
+// analyticsPeer is the analytics server the service talks to: the
+// emulator behind a real HTTP server, holding each registration for delay
+// (as a slow server would) and counting them as they arrive.
 type analyticsPeer struct {
 	emu *emulator.Server
 	url string // base URL, without /api/v1
-
-	delay time.Duration
-
-	mu       sync.Mutex
-	arrivals map[string]int // register requests by git-sha
-	total    int
 }
 
 func newAnalyticsPeer(t *testing.T, s secrets, delay time.Duration) *analyticsPeer {
 	t.Helper()
-	p := &analyticsPeer{
-		emu:      emulator.New(emulator.Config{Token: s.analyticsToken, ThreeScaleSecret: s.threeScale}),
-		delay:    delay,
-		arrivals: map[string]int{},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(p.serve))
+	p := &analyticsPeer{emu: emulator.New(emulator.Config{
+		Token: s.analyticsToken, ThreeScaleSecret: s.threeScale, RegisterDelay: delay,
+	})}
+	srv := httptest.NewServer(p.emu)
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	return p
 }
 
-func (p *analyticsPeer) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/register") {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var reg emulator.Registration
-		_ = json.Unmarshal(body, &reg) // the emulator judges the body
-		p.mu.Lock()
-		p.arrivals[reg.GitSHA]++
-		p.total++
-		p.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if p.delay > 0 {
-			timer := time.NewTimer(p.delay)
-			defer timer.Stop()
-			select {
-			case <-timer.C:
-			case <-r.Context().Done():
-				return // the scanner went away (shut down or killed)
-			}
-		}
-	}
-	p.emu.ServeHTTP(w, r)
-}
-
 // arrived returns how many register requests have arrived, and by git-sha.
-func (p *analyticsPeer) arrived() (int, map[string]int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	by := make(map[string]int, len(p.arrivals))
-	for k, v := range p.arrivals {
-		by[k] = v
-	}
-	return p.total, by
-}
+func (p *analyticsPeer) arrived() (int, map[string]int) { return p.emu.Arrivals() }
 
 // waitArrivals polls until at least n register requests have arrived.
 func (p *analyticsPeer) waitArrivals(t *testing.T, n int, timeout time.Duration) {

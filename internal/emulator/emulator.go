@@ -45,6 +45,12 @@ type Config struct {
 	// MaxReceived bounds the received-requests log, oldest dropped first;
 	// zero means DefaultMaxReceived.
 	MaxReceived int
+	// RegisterDelay holds each well-formed registration this long before
+	// it is answered, as a slow server would; longer than a client's
+	// timeout, it is a hung server. A client that goes away meanwhile gets
+	// no answer and nothing is registered or logged. Arrivals counts the
+	// registrations as they arrive, before the hold.
+	RegisterDelay time.Duration
 }
 
 // Server is the emulated analytics server. It is an http.Handler and is safe
@@ -59,6 +65,9 @@ type Server struct {
 	// failures is what FailNext asked for: the next failures.remaining
 	// register requests answer failures.status.
 	failures struct{ remaining, status int }
+	// arrivals counts well-formed register requests by git-sha as they
+	// arrive, held or not.
+	arrivals map[string]int
 }
 
 // repository is what the emulator remembers of one registered git-url.
@@ -80,6 +89,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:      cfg,
 		repos:    make(map[string]*repository),
+		arrivals: make(map[string]int),
 		received: requestLog{limit: cfg.MaxReceived},
 	}
 	s.router = s.routes()
@@ -125,6 +135,20 @@ func (s *Server) FailNext(n int, status int) {
 	defer s.mu.Unlock()
 	s.failures.remaining = max(n, 0)
 	s.failures.status = status
+}
+
+// Arrivals returns how many well-formed register requests have arrived, in
+// all and by git-sha, counting those still held by RegisterDelay or given
+// up by their client.
+func (s *Server) Arrivals() (total int, bySHA map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bySHA = make(map[string]int, len(s.arrivals))
+	for sha, n := range s.arrivals {
+		bySHA[sha] = n
+		total += n
+	}
+	return total, bySHA
 }
 
 // Registrations returns, oldest first, the register requests that were

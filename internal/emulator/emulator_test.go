@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -613,5 +614,49 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if got := len(emu.ErrorReports()); got != workers {
 		t.Errorf("%d error reports logged, want %d", got, workers)
+	}
+}
+
+// TestRegisterDelayHoldsAndCountsArrivals: a held registration is counted
+// on arrival, answered after the delay, and dropped, unregistered, when its
+// client gives up first (a hung server, as the client sees it).
+func TestRegisterDelayHoldsAndCountsArrivals(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	emu, srv := newServer(t, emulator.Config{RegisterDelay: delay})
+
+	start := time.Now()
+	if status, body := register(t, srv, "https://github.com/a/b", "1111111"); status != http.StatusOK {
+		t.Fatalf("held registration answered %d %s, want 200", status, body)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("registration answered after %s, want at least the delay %s", took, delay)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), delay/3)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/register", strings.NewReader(registerBody("https://github.com/a/b", "2222222")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client giving up after %s got an answer, %d", delay/3, resp.StatusCode)
+	}
+	// The handler sees the client go away and returns without registering.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		total, bySHA := emu.Arrivals()
+		if total == 2 && bySHA["1111111"] == 1 && bySHA["2222222"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("arrivals = %d %v, want both registrations counted", total, bySHA)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(delay)
+	if regs := emu.Registrations(); len(regs) != 1 || regs[0].GitSHA != "1111111" {
+		t.Errorf("registrations = %+v, want only the answered one", regs)
 	}
 }

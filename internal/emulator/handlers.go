@@ -144,6 +144,18 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSONBody(w, r, &reg) {
 		return
 	}
+	s.mu.Lock()
+	s.arrivals[reg.GitSHA]++
+	s.mu.Unlock()
+	if s.cfg.RegisterDelay > 0 {
+		timer := time.NewTimer(s.cfg.RegisterDelay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			return // the client went away (timed out, shut down or killed)
+		}
+	}
 	// One critical section, so the log's order is the registrations' order.
 	s.mu.Lock()
 	status, body := s.registerLocked(reg)
