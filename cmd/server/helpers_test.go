@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
@@ -169,17 +168,17 @@ func (s *inProcess) stop() error {
 	}
 }
 
-// client calls the API and keeps every response it saw, for the test to
-// look for secrets in them.
+// client calls the API through apitest.Client, so that every request and
+// response is checked against openapi.yaml, and keeps every response it
+// saw, for the test to look for secrets in them.
 type client struct {
-	t     *testing.T
-	base  string
-	token string
-	seen  *logtest.Buffer
+	t    *testing.T
+	api  *apitest.Client
+	seen *logtest.Buffer
 }
 
 func newClient(t *testing.T, base, token string) *client {
-	return &client{t: t, base: base, token: token, seen: &logtest.Buffer{}}
+	return &client{t: t, api: apitest.NewClient(t, base, token), seen: &logtest.Buffer{}}
 }
 
 // response is a finished API call.
@@ -191,32 +190,20 @@ type response struct {
 
 func (c *client) do(method, path, contentType, body string) response {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
+	var b []byte
+	if body != "" {
+		b = []byte(body)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: read the body: %v", method, path, err)
-	}
-	fmt.Fprintf(c.seen, "%s %s -> %s\n", method, path, resp.Status)
-	_ = resp.Header.Write(c.seen)
-	c.seen.Write(b)
+	return c.keep(c.api.Do(c.api.NewRequest(method, path, contentType, b)))
+}
+
+// keep notes r among the responses seen and returns it.
+func (c *client) keep(r *apitest.Response) response {
+	fmt.Fprintf(c.seen, "%s %s -> %s\n", r.Request.Method, r.Request.URL.RequestURI(), r.Status)
+	_ = r.Header.Write(c.seen)
+	c.seen.Write(r.Body)
 	c.seen.Write([]byte("\n"))
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return response{status: r.StatusCode, header: r.Header, body: r.Body}
 }
 
 func (c *client) get(path string) response { return c.do(http.MethodGet, path, "", "") }
@@ -425,21 +412,9 @@ func waitFinal(t *testing.T, c *client, want []string, timeout time.Duration) ma
 // is a response with status 0 and the error as body.
 func (c *client) submitNoFatal(image, query string) response {
 	body, _ := json.Marshal(map[string]string{"image": image})
-	req, err := http.NewRequest(http.MethodPost, c.base+"/scan"+query, bytes.NewReader(body))
+	r, err := c.api.Try(c.api.NewRequest(http.MethodPost, "/scan"+query, "application/json", body))
 	if err != nil {
 		return response{body: []byte(err.Error())}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{body: []byte(err.Error())}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{body: []byte(err.Error())}
-	}
-	c.seen.Write(b)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return c.keep(r)
 }
