@@ -15,6 +15,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
 )
 
 // The seed's image id: its first character is the one the original dropped.
@@ -23,52 +24,12 @@ const (
 	seedID  = "sha256:" + seedHex
 )
 
-// fakeSource is an in-memory LabelSource: images by every ref that names
-// them, and optionally errors to return first, one per call.
-type fakeSource struct {
-	mu     sync.Mutex
-	images map[string]scan.Image
-	errs   []error // returned by the first len(errs) calls, in order
-	calls  []string
-}
-
-var _ scan.LabelSource = (*fakeSource)(nil)
-
-func (f *fakeSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, ref)
-	if err := ctx.Err(); err != nil {
-		return scan.Image{}, err
-	}
-	if len(f.errs) > 0 {
-		err := f.errs[0]
-		f.errs = f.errs[1:]
-		return scan.Image{}, err
-	}
-	img, ok := f.images[ref]
-	if !ok {
-		return scan.Image{}, fmt.Errorf("%w: no image or container %q on the daemon", scan.ErrImageNotFound, ref)
-	}
-	return img, nil
-}
-
-func (f *fakeSource) callCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
-}
-
 // seedImage is the seed README's image, reachable by name, tag and id.
-func seedImage(labels map[string]string) *fakeSource {
-	img := scan.Image{ID: seedID, Names: []string{"nshaikh/test_label:latest"}, Labels: labels}
-	return &fakeSource{images: map[string]scan.Image{
-		"nshaikh/test_label":        img,
-		"nshaikh/test_label:latest": img,
-		seedID:                      img,
-		seedHex:                     img,
-		seedHex[:12]:                img,
-	}}
+func seedImage(labels map[string]string) *scantest.LabelSource {
+	src := scantest.NewLabelSource()
+	src.AddImage(scan.Image{ID: seedID, Names: []string{"nshaikh/test_label:latest"}, Labels: labels},
+		"nshaikh/test_label", "nshaikh/test_label:latest", seedID, seedHex, seedHex[:12])
+	return src
 }
 
 // request is one request the analytics server received.
@@ -245,7 +206,7 @@ func TestScanLabelsMissing(t *testing.T) {
 	if n := len(srv.calls("/register")); n != 0 {
 		t.Errorf("register calls = %d, want none for an image without its labels", n)
 	}
-	if n := src.callCount(); n != 1 {
+	if n := src.AllInspections(); n != 1 {
 		t.Errorf("inspections = %d, want 1: missing labels are not retried", n)
 	}
 	wantErrs := []string{"label git-url is missing", "label git-sha is missing"}
@@ -318,7 +279,7 @@ func TestScanImageNotFound(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newAnalyticsServer(t, nil, nil)
-			src := &fakeSource{}
+			src := scantest.NewLabelSource()
 			s := newScanner(t, src, srv, fast)
 
 			r := s.Scan(context.Background(), scan.Target{Ref: tc.ref})
@@ -329,7 +290,7 @@ func TestScanImageNotFound(t *testing.T) {
 			if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "image not found") {
 				t.Errorf("result: successful %v, errors %q; want one 'image not found'", r.Successful, r.Errors)
 			}
-			if n := src.callCount(); n != 1 {
+			if n := src.AllInspections(); n != 1 {
 				t.Errorf("inspections = %d, want 1: a missing image is final", n)
 			}
 			if n := len(srv.calls("/register")); n != 0 {
@@ -351,7 +312,8 @@ func TestScanDaemonUnavailable(t *testing.T) {
 
 	t.Run("retried until tries run out", func(t *testing.T) {
 		srv := newAnalyticsServer(t, nil, nil)
-		src := &fakeSource{errs: []error{down, down, down, down, down}}
+		src := scantest.NewLabelSource()
+		src.FailNext(down, down, down, down, down)
 		s := newScanner(t, src, srv, fast)
 
 		a := s.Attempt(context.Background(), scan.Target{Ref: "x/y"})
@@ -359,7 +321,7 @@ func TestScanDaemonUnavailable(t *testing.T) {
 			t.Errorf("attempt with %v is not retryable", a.Err())
 		}
 		r := s.Scan(context.Background(), scan.Target{Ref: "x/y"})
-		if n := src.callCount(); n != 1+int(fast.MaxTries) {
+		if n := src.AllInspections(); n != 1+int(fast.MaxTries) {
 			t.Errorf("inspections = %d, want 1 by scan.Attempt + %d by Scan", n, fast.MaxTries)
 		}
 		if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "docker daemon unavailable") {
@@ -372,10 +334,10 @@ func TestScanDaemonUnavailable(t *testing.T) {
 	t.Run("recovers", func(t *testing.T) {
 		srv := newAnalyticsServer(t, nil, nil)
 		src := seedImage(scan.GoodLabels())
-		src.errs = []error{down}
+		src.FailNext(down)
 		r := newScanner(t, src, srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
-		if !r.Successful || src.callCount() != 2 {
-			t.Errorf("successful %v after %d inspections (errors %q), want success after 2", r.Successful, src.callCount(), r.Errors)
+		if !r.Successful || src.AllInspections() != 2 {
+			t.Errorf("successful %v after %d inspections (errors %q), want success after 2", r.Successful, src.AllInspections(), r.Errors)
 		}
 	})
 }
@@ -583,7 +545,8 @@ func TestResultUUIDIsTheWholeID(t *testing.T) {
 func TestResultUUIDOfAContainerIsTheContainerID(t *testing.T) {
 	const containerID = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
 	img := scan.Image{ID: seedID, Labels: scan.GoodLabels()}
-	src := &fakeSource{images: map[string]scan.Image{containerID: img, containerID[:12]: img}}
+	src := scantest.NewLabelSource()
+	src.AddImage(img, containerID, containerID[:12])
 	s := newScanner(t, src, newAnalyticsServer(t, nil, nil), fast)
 	if r := s.Scan(context.Background(), scan.Target{Ref: containerID}); r.UUID != containerID {
 		t.Errorf("UUID = %q, want the container id %q", r.UUID, containerID)
@@ -615,7 +578,8 @@ func TestResultImageName(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := &fakeSource{images: map[string]scan.Image{tc.target.Ref: tc.img}}
+			src := scantest.NewLabelSource()
+			src.AddImage(tc.img, tc.target.Ref)
 			srv := newAnalyticsServer(t, always(400, `{"success": false}`), nil)
 			r := newScanner(t, src, srv, fast).Scan(context.Background(), tc.target)
 			if r.ScanResults.ImageName != tc.want {

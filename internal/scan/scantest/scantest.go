@@ -24,6 +24,8 @@ type LabelSource struct {
 	images map[string]scan.Image
 	gates  map[string]chan struct{}
 	calls  map[string]int
+	// failures are returned by the next inspections, one each, in order.
+	failures []error
 }
 
 var _ scan.LabelSource = (*LabelSource)(nil)
@@ -38,6 +40,24 @@ func (s *LabelSource) Add(ref string, labels map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.images[ref] = scan.Image{ID: ImageID, Names: []string{ref}, Labels: labels}
+}
+
+// AddImage makes img reachable by each of refs (a name, a tag, its id...),
+// as the daemon finds one image by any of them.
+func (s *LabelSource) AddImage(img scan.Image, refs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ref := range refs {
+		s.images[ref] = img
+	}
+}
+
+// FailNext makes the next len(errs) inspections, whatever their ref, fail
+// with errs in order: a daemon that is down for a while, say.
+func (s *LabelSource) FailNext(errs ...error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = append(s.failures, errs...)
 }
 
 // Gate holds inspections of ref until the returned function is called; it
@@ -55,12 +75,23 @@ func (s *LabelSource) Gate(t testing.TB, ref string) (open func()) {
 
 // Inspect returns the image added as ref, after its gate opens; a context
 // that ends first makes the daemon look unavailable, as a real one would.
+// A context already done, or a failure FailNext asked for, fails at once.
 func (s *LabelSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	s.mu.Lock()
 	s.calls[ref]++
 	img, ok := s.images[ref]
 	gate := s.gates[ref]
+	var failure error
+	if len(s.failures) > 0 {
+		failure, s.failures = s.failures[0], s.failures[1:]
+	}
 	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return scan.Image{}, fmt.Errorf("%w: %w", scan.ErrDaemonUnavailable, err)
+	}
+	if failure != nil {
+		return scan.Image{}, failure
+	}
 	if gate != nil {
 		select {
 		case <-gate:
@@ -72,6 +103,17 @@ func (s *LabelSource) Inspect(ctx context.Context, ref string) (scan.Image, erro
 		return scan.Image{}, fmt.Errorf("%w: no image %q", scan.ErrImageNotFound, ref)
 	}
 	return img, nil
+}
+
+// AllInspections counts the inspections of any ref so far.
+func (s *LabelSource) AllInspections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
 }
 
 // Inspections counts the inspections of ref so far.

@@ -3,6 +3,8 @@ package scantest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,5 +34,24 @@ func TestLabelSource(t *testing.T) {
 	}
 	if n := s.Inspections("app:1"); n != 3 {
 		t.Errorf("%d inspections, want 3", n)
+	}
+}
+
+func TestAddImageAndFailNext(t *testing.T) {
+	src := NewLabelSource()
+	img := scan.Image{ID: "sha256:" + strings.Repeat("cd", 32), Labels: map[string]string{"a": "b"}}
+	src.AddImage(img, "name", "name:tag")
+	down := fmt.Errorf("%w: ping", scan.ErrDaemonUnavailable)
+	src.FailNext(down)
+	if _, err := src.Inspect(t.Context(), "name"); !errors.Is(err, down) {
+		t.Errorf("first inspection = %v, want the injected failure", err)
+	}
+	for _, ref := range []string{"name", "name:tag"} {
+		if got, err := src.Inspect(t.Context(), ref); err != nil || got.ID != img.ID {
+			t.Errorf("Inspect(%q) = %+v, %v; want the added image", ref, got, err)
+		}
+	}
+	if n := src.AllInspections(); n != 3 {
+		t.Errorf("AllInspections = %d, want 3", n)
 	}
 }
