@@ -266,9 +266,9 @@ func (e *Error) Error() string {
 	case e.StatusCode == 0:
 		b.WriteString(e.Err.Error())
 	case e.StatusCode >= 200 && e.StatusCode < 300 && e.Err != nil:
-		// A 2xx fails only when its body could not be read, or said
-		// success false.
-		fmt.Fprintf(&b, "server answered %d but its answer was cut off: %v", e.StatusCode, e.Err)
+		// A 2xx fails only when its body could not be read or used, or
+		// said success false.
+		fmt.Fprintf(&b, "server answered %d but %v", e.StatusCode, e.Err)
 	case e.StatusCode >= 200 && e.StatusCode < 300:
 		fmt.Fprintf(&b, "server answered %d with success false", e.StatusCode)
 	default:
@@ -351,7 +351,7 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*scan.Res
 		if readErr != nil {
 			// The body was cut off: the registration may or may not
 			// have happened, and registering again is harmless.
-			fail.Err, fail.Retryable = readErr, true
+			fail.Err, fail.Retryable = fmt.Errorf("its answer was cut off: %w", readErr), true
 			return nil, fail
 		}
 		if jsonErr == nil && a.Success != nil && !*a.Success {
