@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ const testToken = "tok-5d2e"
 // empty (which counts as unset).
 func setenv(t *testing.T, vars map[string]string) {
 	t.Helper()
-	for _, name := range []string{"ADDR", "TOKEN", "THREESCALE_SECRET", "REPORT_DELAY"} {
+	for _, name := range []string{"ADDR", "TOKEN", "THREESCALE_SECRET", "REPORT_DELAY", "LOCK_FILE_ABSENT"} {
 		t.Setenv(emulator.EnvPrefix+"_"+name, "")
 	}
 	for k, v := range vars {
@@ -161,7 +162,7 @@ func TestRunArguments(t *testing.T) {
 		wantStdout []string
 	}{
 		{name: "--help prints the environment table", args: []string{"--help"},
-			wantStdout: []string{"healthcheck", "EMULATOR_ADDR", ":9000", "EMULATOR_TOKEN", "EMULATOR_THREESCALE_SECRET", "EMULATOR_REPORT_DELAY"}},
+			wantStdout: []string{"healthcheck", "EMULATOR_ADDR", ":9000", "EMULATOR_TOKEN", "EMULATOR_THREESCALE_SECRET", "EMULATOR_REPORT_DELAY", "EMULATOR_LOCK_FILE_ABSENT"}},
 		{name: "-h too", args: []string{"-h"}, wantStdout: []string{"EMULATOR_ADDR"}},
 		{name: "unknown flag", args: []string{"--port=1"}, wantErr: "flag provided but not defined"},
 		{name: "unknown command", args: []string{"serve"}, wantErr: `unexpected arguments ["serve"]`},
@@ -205,14 +206,16 @@ func TestLoadConfig(t *testing.T) {
 			"EMULATOR_TOKEN":             "t",
 			"EMULATOR_THREESCALE_SECRET": "s",
 			"EMULATOR_REPORT_DELAY":      "90s",
-		}, emulator.ProgramConfig{Addr: "127.0.0.1:8080", Token: "t", ThreeScaleSecret: "s", ReportDelay: 90 * time.Second}},
+			"EMULATOR_LOCK_FILE_ABSENT":  "https://github.com/a/b,https://github.com/c/d",
+		}, emulator.ProgramConfig{Addr: "127.0.0.1:8080", Token: "t", ThreeScaleSecret: "s", ReportDelay: 90 * time.Second,
+			LockFileAbsent: []string{"https://github.com/a/b", "https://github.com/c/d"}}},
 		{"empty counts as unset", map[string]string{"EMULATOR_ADDR": "", "EMULATOR_REPORT_DELAY": ""}, emulator.ProgramConfig{Addr: ":9000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setenv(t, tt.env)
 			got, err := emulator.LoadProgramConfig()
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("loadConfig = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})

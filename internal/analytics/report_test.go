@@ -136,7 +136,7 @@ func TestFetchReportOutcomes(t *testing.T) {
 				t.Errorf("error status %d endpoint %q", e.StatusCode, e.Endpoint)
 			}
 			if e.Wait != tc.retryAfter {
-				t.Errorf("RetryAfter = %v, want %v", e.RetryAfter, tc.retryAfter)
+				t.Errorf("RetryAfter = %v, want %v", e.Wait, tc.retryAfter)
 			}
 			if !strings.Contains(err.Error(), tc.errHas) {
 				t.Errorf("error %q does not hold %q", err, tc.errHas)

@@ -51,6 +51,9 @@ type Config struct {
 	// no answer and nothing is registered or logged. Arrivals counts the
 	// registrations as they arrive, before the hold.
 	RegisterDelay time.Duration
+	// LockFileAbsent lists git-urls whose reports, once ReportDelay has
+	// passed, answer 400 lock_file_absent instead of a report.
+	LockFileAbsent []string
 }
 
 // Server is the emulated analytics server. It is an http.Handler and is safe
@@ -62,12 +65,16 @@ type Server struct {
 	mu       sync.Mutex
 	repos    map[string]*repository // by git-url
 	received requestLog
+	// reports logs the report requests (see ReportRequests).
+	reports requestLog
 	// failures is what FailNext asked for: the next failures.remaining
 	// register requests answer failures.status.
 	failures struct{ remaining, status int }
 	// arrivals counts well-formed register requests by git-sha as they
 	// arrive, held or not.
 	arrivals map[string]int
+	// reportFailures is the same for report requests (FailNextReport).
+	reportFailures struct{ remaining, status int }
 }
 
 // repository is what the emulator remembers of one registered git-url.
@@ -91,6 +98,7 @@ func New(cfg Config) *Server {
 		repos:    make(map[string]*repository),
 		arrivals: make(map[string]int),
 		received: requestLog{limit: cfg.MaxReceived},
+		reports:  requestLog{limit: cfg.MaxReceived},
 	}
 	s.router = s.routes()
 	return s
@@ -189,4 +197,5 @@ func (s *Server) ClearReceived() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.received.clear()
+	s.reports.clear()
 }

@@ -329,7 +329,7 @@ func TestReportIsNotFoundUntilTheDelayHasPassed(t *testing.T) {
 		}
 	}
 	register(t, srv, repoURL, "46e443d")
-	ready := `{"git_url":"https://github.com/example/app","git_sha":"46e443d","scanned_at":"Fri, 01 Mar 2024 10:30:00 GMT","dependencies":[]}`
+	ready := reportJSON(t, repoURL, "46e443d", "Fri, 01 Mar 2024 10:30:00 GMT")
 
 	steps := []struct {
 		advance    time.Duration

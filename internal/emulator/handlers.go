@@ -34,13 +34,6 @@ type failure struct {
 	Message string `json:"message"`
 }
 
-type report struct {
-	GitURL       string `json:"git_url"`
-	GitSHA       string `json:"git_sha"`
-	ScannedAt    string `json:"scanned_at"`
-	Dependencies []any  `json:"dependencies"`
-}
-
 type authError struct {
 	Error string `json:"error"`
 }
@@ -212,35 +205,6 @@ func (s *Server) handleScannerError(w http.ResponseWriter, r *http.Request) {
 	s.logLocked(r, http.StatusOK, nil, &report)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, result{true, "Scanner error report received"})
-}
-
-func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
-	gitURL, gitSHA := r.URL.Query().Get("git-url"), r.URL.Query().Get("git-sha")
-	if gitURL == "" || gitSHA == "" {
-		writeJSON(w, http.StatusBadRequest, failure{"failure", "git-url and git-sha are required"})
-		return
-	}
-
-	s.mu.Lock()
-	var registeredAt time.Time
-	repo, known := s.repos[gitURL]
-	if known {
-		registeredAt, known = repo.commits[gitSHA]
-	}
-	now := s.cfg.Now()
-	s.mu.Unlock()
-
-	scannedAt := registeredAt.Add(s.cfg.ReportDelay)
-	if !known || now.Before(scannedAt) {
-		writeJSON(w, http.StatusNotFound, noReport)
-		return
-	}
-	writeJSON(w, http.StatusOK, report{
-		GitURL:       gitURL,
-		GitSHA:       gitSHA,
-		ScannedAt:    scannedAt.UTC().Format(http.TimeFormat),
-		Dependencies: []any{},
-	})
 }
 
 // logLocked records a decoded request in the received-requests log. s.mu

@@ -31,6 +31,7 @@ type ProgramConfig struct {
 	Token            string        `envconfig:"TOKEN" desc:"accept Authorization: Bearer <token>; when this or THREESCALE_SECRET is set, register, report and scanner-error need one of them"`
 	ThreeScaleSecret string        `envconfig:"THREESCALE_SECRET" desc:"accept x-3scale-account-secret: <secret>"`
 	ReportDelay      time.Duration `envconfig:"REPORT_DELAY" default:"0s" desc:"how long after its registration a commit's report answers 404"`
+	LockFileAbsent   []string      `envconfig:"LOCK_FILE_ABSENT" desc:"comma-separated git-urls whose reports answer 400 lock_file_absent instead of a report"`
 }
 
 // LoadProgramConfig reads the configuration from the environment; an empty
@@ -86,6 +87,7 @@ func Serve(ctx context.Context, cfg ProgramConfig, logOut io.Writer) error {
 			Token:            cfg.Token,
 			ThreeScaleSecret: cfg.ThreeScaleSecret,
 			ReportDelay:      cfg.ReportDelay,
+			LockFileAbsent:   cfg.LockFileAbsent,
 		})),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -93,6 +95,7 @@ func Serve(ctx context.Context, cfg ProgramConfig, logOut io.Writer) error {
 		Str("addr", listener.Addr().String()).
 		Bool("auth_required", cfg.Token != "" || cfg.ThreeScaleSecret != "").
 		Str("report_delay", cfg.ReportDelay.String()).
+		Strs("lock_file_absent", cfg.LockFileAbsent).
 		Msg("listening")
 
 	served := make(chan error, 1)

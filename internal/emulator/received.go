@@ -31,7 +31,8 @@ type ErrorReport struct {
 
 // Request is one logged request: a register or scanner-error request that
 // got past authentication, the content-type check and JSON decoding, so that
-// its body is known. Exactly one of Registration and ErrorReport is set.
+// its body is known, or a report request that got past authentication.
+// Exactly one of Registration, ErrorReport and Report is set.
 type Request struct {
 	Time         time.Time     `json:"time"`
 	Path         string        `json:"path"`
@@ -39,6 +40,7 @@ type Request struct {
 	Status       int           `json:"status"`
 	Registration *Registration `json:"registration,omitempty"`
 	ErrorReport  *ErrorReport  `json:"error_report,omitempty"`
+	Report       *ReportQuery  `json:"report,omitempty"`
 }
 
 // requestLog keeps the last limit requests in a ring, so that a long-running
