@@ -118,6 +118,12 @@ func Marshal(v any) ([]byte, error) {
 // then the SummaryFile, each atomically, creating the folders as needed. It
 // returns the folder's path.
 func WriteResults(scanOut, folder string, r scan.Result) (string, error) {
+	return writeResultFiles(scanOut, folder, r, NewSummary(r, folder))
+}
+
+// writeResultFiles writes result and then summary into <scanOut>/<folder>/,
+// for both scan types.
+func writeResultFiles(scanOut, folder string, result, summary any) (string, error) {
 	if folder == "" || folder == "." || folder == ".." || strings.ContainsAny(folder, `/\`) {
 		return "", fmt.Errorf("invalid result folder name %q", folder)
 	}
@@ -125,20 +131,20 @@ func WriteResults(scanOut, folder string, r scan.Result) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create result folder: %w", err)
 	}
-	result, err := Marshal(r)
+	resultJSON, err := Marshal(result)
 	if err != nil {
 		return "", fmt.Errorf("encode result: %w", err)
 	}
-	summary, err := Marshal(NewSummary(r, folder))
+	summaryJSON, err := Marshal(summary)
 	if err != nil {
 		return "", fmt.Errorf("encode summary: %w", err)
 	}
 	// The summary goes last: it is what atomic looks for, so once it
 	// exists the result it points to exists too.
-	if err := safefile.WriteFile(filepath.Join(dir, ResultFile), result, 0o644); err != nil {
+	if err := safefile.WriteFile(filepath.Join(dir, ResultFile), resultJSON, 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", ResultFile, err)
 	}
-	if err := safefile.WriteFile(filepath.Join(dir, SummaryFile), summary, 0o644); err != nil {
+	if err := safefile.WriteFile(filepath.Join(dir, SummaryFile), summaryJSON, 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", SummaryFile, err)
 	}
 	return dir, nil
