@@ -230,8 +230,7 @@ func TestFetchReportTransportFailures(t *testing.T) {
 		}
 	})
 	t.Run("a redirect within the host is followed", func(t *testing.T) {
-		var srv *recorder
-		srv = newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/report" {
 				http.Redirect(w, r, "/api/v1/report?"+r.URL.RawQuery, http.StatusMovedPermanently)
 				return
