@@ -264,6 +264,9 @@ type ReportStatus struct {
 	State ReportState `json:"state"`
 	// Tries counts the report requests made so far.
 	Tries int `json:"tries"`
+	// ConsecutiveErrors counts the transient failures since the last
+	// answer, for the backoff.
+	ConsecutiveErrors int `json:"consecutive_errors,omitempty"`
 	// LastTryAt is when the server was last asked; nil before the first try.
 	LastTryAt *time.Time `json:"last_try_at,omitempty"`
 	// NextTryAt is when it will be asked again, while pending.
