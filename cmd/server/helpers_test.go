@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -40,9 +41,12 @@ const shutdownTimeout = 10 * time.Second
 var defaults server.Config
 
 func TestMain(m *testing.M) {
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, server.EnvPrefix+"_") {
-			_ = os.Unsetenv(name)
+	// The server's own variables only: SCANNER_TEST_POSTGRES_URL and
+	// SCANNER_TEST_IMAGE share the prefix and are the tests' to read.
+	ty := reflect.TypeFor[server.Config]()
+	for i := range ty.NumField() {
+		if name := ty.Field(i).Tag.Get("envconfig"); name != "" {
+			_ = os.Unsetenv(server.EnvPrefix + "_" + name)
 		}
 	}
 	var err error
