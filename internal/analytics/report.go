@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 // EndpointReport serves a repository's analysis report.
@@ -18,36 +20,6 @@ const EndpointReport = "report"
 // licences: a large repository's runs to hundreds of kilobytes. The bound
 // still keeps a broken server from making the scanner buffer without end.
 const maxReportBytes = 8 << 20
-
-// ReportOutcome says what the server answered to a report request that did
-// not fail.
-type ReportOutcome string
-
-// The outcomes of FetchReport without an error.
-const (
-	// ReportReady: Body holds the report.
-	ReportReady ReportOutcome = "ready"
-	// ReportNotReady: the server has no report yet (404 "No report found").
-	// Ask again later; this is not a failure.
-	ReportNotReady ReportOutcome = "not_ready"
-	// ReportLockFileAbsent: the repository has no lock file, so there will
-	// never be a report (400 with lock_file_absent). Final: stop asking.
-	ReportLockFileAbsent ReportOutcome = "lock_file_absent"
-)
-
-// ReportAnswer is the server's answer to a report request.
-type ReportAnswer struct {
-	Outcome    ReportOutcome
-	StatusCode int
-	// Message is the server's text for not-ready and lock-file-absent,
-	// bounded.
-	Message string
-	// Body is the report as the server sent it, when Outcome is
-	// ReportReady: a JSON object with a dependencies list, for
-	// scan.DecodeReport. (This package cannot import scan, which imports
-	// it, so it hands over the checked bytes.)
-	Body json.RawMessage
-}
 
 // reportAnswer is the union of the report endpoint's bodies: the report
 // itself, its lock-file-absent form and the {"status", "message"} failures.
@@ -66,7 +38,7 @@ type reportAnswer struct {
 // not errors. Errors are *Error: transient for 5xx, 429, 408, timeouts and
 // connection errors; permanent for other 4xx and for a 200 that is not a
 // report.
-func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*ReportAnswer, error) {
+func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*scan.ReportAnswer, error) {
 	u := c.endpoint(EndpointReport)
 	q := u.Query()
 	q.Set("git-url", gitURL)
@@ -121,12 +93,17 @@ func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*Repor
 			}
 			return nil, fail
 		}
-		return &ReportAnswer{Outcome: ReportReady, StatusCode: status, Body: raw}, nil
+		report, err := scan.DecodeReport(raw)
+		if err != nil {
+			fail.Err = err
+			return nil, fail
+		}
+		return &scan.ReportAnswer{State: scan.ReportReady, StatusCode: status, Report: &report}, nil
 	case status == http.StatusBadRequest && isJSON && a.LockFileAbsent:
-		return &ReportAnswer{Outcome: ReportLockFileAbsent, StatusCode: status, Message: message}, nil
+		return &scan.ReportAnswer{State: scan.ReportLockFileAbsent, StatusCode: status, Message: message}, nil
 	case status == http.StatusNotFound && isJSON && (a.Status == "failure" || strings.HasPrefix(a.Message, "No report found")):
 		// A 404 without the server's JSON is a wrong URL, not "not yet".
-		return &ReportAnswer{Outcome: ReportNotReady, StatusCode: status, Message: message}, nil
+		return &scan.ReportAnswer{State: scan.ReportPending, StatusCode: status, Message: message}, nil
 	case status == http.StatusTooManyRequests || status >= 500 || status == http.StatusRequestTimeout:
 		fail.Retryable = true
 		fail.Wait = parseRetryAfter(resp.Header.Get("Retry-After"))

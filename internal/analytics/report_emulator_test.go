@@ -47,13 +47,13 @@ func TestFetchReportFromTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	fetch := func(repo string) (*analytics.ReportAnswer, error) { return c.FetchReport(ctx, repo, sha) }
+	fetch := func(repo string) (*scan.ReportAnswer, error) { return c.FetchReport(ctx, repo, sha) }
 
 	for _, repo := range []string{gitURL, noLock} {
 		if _, err := c.Register(ctx, scan.Registration{GitURL: repo, GitSHA: sha, EmailIDs: "a@x.org"}); err != nil {
 			t.Fatal(err)
 		}
-		if ans, err := fetch(repo); err != nil || ans.Outcome != analytics.ReportNotReady {
+		if ans, err := fetch(repo); err != nil || ans.State != scan.ReportPending {
 			t.Errorf("%s before the delay: %+v, %v; want not ready", repo, ans, err)
 		}
 	}
@@ -65,13 +65,10 @@ func TestFetchReportFromTheEmulator(t *testing.T) {
 	}
 
 	ans, err := fetch(gitURL)
-	if err != nil || ans.Outcome != analytics.ReportReady {
+	if err != nil || ans.State != scan.ReportReady {
 		t.Fatalf("after the delay: %+v, %v; want ready", ans, err)
 	}
-	got, err := scan.DecodeReport(ans.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := *ans.Report
 	want := emulator.ReportFor(gitURL, sha, clk.Now().UTC().Format(http.TimeFormat))
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)
@@ -91,7 +88,7 @@ func TestFetchReportFromTheEmulator(t *testing.T) {
 	}
 
 	ans, err = fetch(noLock)
-	if err != nil || ans.Outcome != analytics.ReportLockFileAbsent || ans.Message != emulator.LockFileAbsentMessage(noLock) {
+	if err != nil || ans.State != scan.ReportLockFileAbsent || ans.Message != emulator.LockFileAbsentMessage(noLock) {
 		t.Errorf("lock file absent: %+v, %v", ans, err)
 	}
 

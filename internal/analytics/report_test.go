@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestFetchReportRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ans.Outcome != ReportReady || ans.StatusCode != 200 || string(ans.Body) != readyReport {
+	want, _ := scan.DecodeReport([]byte(readyReport))
+	if ans.State != scan.ReportReady || ans.StatusCode != 200 || ans.Report == nil || !reflect.DeepEqual(*ans.Report, want) || len(want.Dependencies) != 1 {
 		t.Errorf("answer = %+v", ans)
 	}
 	reqs := srv.requests()
@@ -72,19 +74,19 @@ func TestFetchReportOutcomes(t *testing.T) {
 		status      int
 		header      map[string]string
 		body        string
-		wantOutcome ReportOutcome // "" when an error is wanted
+		wantOutcome scan.ReportState // "" when an error is wanted
 		wantMessage string
 		transient   bool
 		retryAfter  time.Duration
 		errHas      string
 	}{
-		{name: "ready", status: 200, body: readyReport, wantOutcome: ReportReady},
-		{name: "an empty report is ready", status: 200, body: `{"git_url":"u","git_sha":"s","scanned_at":"t","dependencies":[]}`, wantOutcome: ReportReady},
+		{name: "ready", status: 200, body: readyReport, wantOutcome: scan.ReportReady},
+		{name: "an empty report is ready", status: 200, body: `{"git_url":"u","git_sha":"s","scanned_at":"t","dependencies":[]}`, wantOutcome: scan.ReportReady},
 		{name: "not ready", status: 404, body: `{"status": "failure", "message": "No report found for this repository"}`,
-			wantOutcome: ReportNotReady, wantMessage: "No report found for this repository"},
+			wantOutcome: scan.ReportPending, wantMessage: "No report found for this repository"},
 		{name: "lock file absent", status: 400,
 			body:        `{"git_url": "u", "git_sha": "s", "scanned_at": null, "dependencies": null, "lock_file_absent": true, "message": "No dependency lock file found in the repository"}`,
-			wantOutcome: ReportLockFileAbsent, wantMessage: "No dependency lock file found in the repository"},
+			wantOutcome: scan.ReportLockFileAbsent, wantMessage: "No dependency lock file found in the repository"},
 		{name: "a 404 without the server's JSON is a wrong URL", status: 404, body: `<html>Not Found</html>`, errHas: "404"},
 		{name: "another 400 is permanent", status: 400, body: `{"status": "failure", "message": "git-sha is required"}`, errHas: "git-sha is required"},
 		{name: "lock_file_absent false is a plain 400", status: 400, body: `{"lock_file_absent": false, "message": "m"}`, errHas: "400"},
@@ -114,11 +116,11 @@ func TestFetchReportOutcomes(t *testing.T) {
 				if err != nil {
 					t.Fatalf("FetchReport: %v, want outcome %s", err, tc.wantOutcome)
 				}
-				if ans.Outcome != tc.wantOutcome || ans.StatusCode != tc.status || ans.Message != tc.wantMessage {
+				if ans.State != tc.wantOutcome || ans.StatusCode != tc.status || ans.Message != tc.wantMessage {
 					t.Errorf("answer = %+v, want outcome %s, status %d, message %q", ans, tc.wantOutcome, tc.status, tc.wantMessage)
 				}
-				if (ans.Outcome == ReportReady) != (ans.Body != nil) {
-					t.Errorf("outcome %s with body %q", ans.Outcome, ans.Body)
+				if (ans.State == scan.ReportReady) != (ans.Report != nil) {
+					t.Errorf("outcome %s with report %+v", ans.State, ans.Report)
 				}
 				return
 			}
@@ -243,7 +245,7 @@ func TestFetchReportTransportFailures(t *testing.T) {
 		})
 		c := newClient(t, Config{ServerURL: srv.URL})
 		ans, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
-		if err != nil || ans.Outcome != ReportReady {
+		if err != nil || ans.State != scan.ReportReady {
 			t.Errorf("FetchReport = %+v, %v", ans, err)
 		}
 	})

@@ -91,8 +91,8 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 	}
 	scanType, ok := scan.ResolveScanType(strings.TrimSpace(b.ScanType))
 	if !ok {
-		return scan.Request{}, scan.Errorf(EUnsupportedScanType, "scan type %s is not supported; the only scan type is %q",
-			quote(scanType), scan.ScanTypeRegister)
+		return scan.Request{}, scan.Errorf(EUnsupportedScanType, "scan type %s is not supported; the scan types are %q",
+			quote(scanType), scan.ScanTypes)
 	}
 	server := ""
 	if raw := strings.TrimSpace(b.Server); raw != "" {

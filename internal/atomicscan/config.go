@@ -84,6 +84,10 @@ func NewScannerConfig(image string) ScannerConfig {
 			Name:        "register",
 			Args:        []string{ScanBinary, "register"},
 			Description: "Registers the image under test's git-url, git-sha and email-ids labels with the analytics server.",
+		}, {
+			Name:        "report",
+			Args:        []string{ScanBinary, "report"},
+			Description: "Asks the analytics server for the report of the image's git-url and git-sha: its dependencies and CVEs.",
 		}},
 	}
 }

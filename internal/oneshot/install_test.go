@@ -54,6 +54,10 @@ func wantConfig(image string) map[string]any {
 			"name":        "register",
 			"args":        []any{"/usr/local/bin/scan", "register"},
 			"description": "Registers the image under test's git-url, git-sha and email-ids labels with the analytics server.",
+		}, map[string]any{
+			"name":        "report",
+			"args":        []any{"/usr/local/bin/scan", "report"},
+			"description": "Asks the analytics server for the report of the image's git-url and git-sha: its dependencies and CVEs.",
 		}},
 	}
 }

@@ -17,6 +17,7 @@ const (
 	exitUnsuccessful = 1 // only with --strict
 	exitUsage        = 2
 	exitWrite        = 3
+	exitNotReady     = 4 // only with --strict: every unsuccessful scan was a report not ready yet
 )
 
 // Version is the build's version, which cmd/scan sets from its -ldflags;

@@ -88,7 +88,7 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 		var ok bool
 		// An empty argument is a mistake, not a request for the default.
 		if o.scanType, ok = scan.ResolveScanType(positional[0]); !ok || positional[0] == "" {
-			return o, fmt.Errorf("unknown scan type %q: the only scan type is %q", positional[0], scan.ScanTypeRegister)
+			return o, fmt.Errorf("unknown scan type %q: the scan types are %q", positional[0], scan.ScanTypes)
 		}
 	}
 	switch {
@@ -181,21 +181,32 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 
 	code := exitOK
-	failed := false
+	failed, notReady := false, false
 	for _, j := range plan(ctx, o, inputs, source, log) {
-		r := scanner.Scan(ctx, j.target)
+		r, attempt := scanner.ScanAttempt(ctx, j.target)
 		folder := j.folder
 		if folder == "" {
 			folder = resultFolder(r, o.image)
 		}
 		ev := log.Info()
 		if !r.Successful {
-			failed = true
+			if attempt.Report != nil && attempt.Report.State == scan.ReportPending {
+				notReady = true
+			} else {
+				failed = true
+			}
 			ev = log.Warn().Strs("errors", r.Errors)
 		}
 		ev.Str("image", r.ScanResults.ImageName).Str("id", r.UUID).Bool("successful", r.Successful).Msg("scanned")
 
-		if dir, err := atomicscan.WriteResults(o.scanOut, folder, r); err != nil {
+		var document any = r
+		write := func() (string, error) { return atomicscan.WriteResults(o.scanOut, folder, r) }
+		if o.scanType == scan.ScanTypeReport {
+			rr := reportResult(r, attempt)
+			document = rr
+			write = func() (string, error) { return atomicscan.WriteReportResults(o.scanOut, folder, rr) }
+		}
+		if dir, err := write(); err != nil {
 			log.Error().Err(err).Str("scanout", o.scanOut).Str("folder", folder).Msg("could not write the results")
 			code = exitWrite
 		} else {
@@ -207,7 +218,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		fmt.Fprintf(stdout, "Scanner execution status: %s\n", status)
 		if o.json {
-			doc, err := atomicscan.Marshal(r)
+			doc, err := atomicscan.Marshal(document)
 			if err != nil {
 				log.Error().Err(err).Msg("encode result")
 				code = exitWrite
@@ -216,10 +227,28 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 			_, _ = stdout.Write(doc)
 		}
 	}
-	if code == exitOK && failed && o.strict {
+	switch {
+	case code != exitOK || !o.strict:
+	case failed:
 		code = exitUnsuccessful
+	case notReady:
+		code = exitNotReady
 	}
 	return code
+}
+
+// reportResult is the result document of a `report` scan: the scan's, with
+// the report's state, summary and the report itself, and a Summary line
+// that gives the counts.
+func reportResult(r scan.Result, a *scan.Attempt) atomicscan.ReportResult {
+	part := atomicscan.ReportPart{State: scan.ReportFailed}
+	if ans := a.Report; ans != nil {
+		part = atomicscan.NewReportPart(ans.State, ans.Report, ans.Message)
+	}
+	if r.Successful {
+		r.Summary = atomicscan.ReportSummaryText(part)
+	}
+	return atomicscan.ReportResult{Result: r, ReportPart: part}
 }
 
 // plan lists what to scan: the folders atomic mounted, each by its own id,

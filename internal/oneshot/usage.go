@@ -22,7 +22,14 @@ Docker daemon and registers them with the analytics server (POST SERVER/register
 When anything fails it reports every error to SERVER/scanner-error, when a
 SERVER is known, and says why in the result files.
 
-SCAN_TYPE is "register", the default and only type.
+SCAN_TYPE is one of:
+  register   (the default) register the labels with the analytics server
+  report     ask once for the analysis report of git-url at git-sha
+             (GET SERVER/report): a report is successful, with its
+             dependencies and CVEs in the result and each CVE in the json
+             file's Vulnerabilities; a repository without a lock file is
+             successful and says so; a report not ready yet is unsuccessful
+             (exit 4 with --strict)
 
 What is scanned: every folder under --scanin (atomic mounts each image or
 container there as a folder named by its id), each by its own id. With no
@@ -73,6 +80,8 @@ Exit codes:
      --scanin); a missing or invalid SERVER or IMAGE_NAME is not one: the
      results say what is wrong, with exit 0
   3  some result could not be written
+  4  with --strict: results were written and every unsuccessful scan was a
+     report not ready yet (scan again later)
 `
 
 const installUsage = `Usage:

@@ -121,8 +121,8 @@ func (s *Store) Submit(ctx context.Context, req scan.Request) (scan.Record, bool
 	}
 	scanType, ok := scan.ResolveScanType(req.ScanType)
 	if !ok {
-		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "scan type %q is not supported; the only one is %q",
-			req.ScanType, scan.ScanTypeRegister)
+		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "scan type %q is not supported; the scan types are %q",
+			req.ScanType, scan.ScanTypes)
 	}
 	req.ScanType = scanType
 	key := imageKey(req.Image)

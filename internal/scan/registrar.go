@@ -29,6 +29,18 @@ type Response struct {
 	Summary string
 }
 
+// ReportAnswer is the server's answer to a report request that did not
+// fail. State is ReportReady (Report is set), ReportPending (the server has
+// no report yet: ask again later) or ReportLockFileAbsent (there will never
+// be one).
+type ReportAnswer struct {
+	State      ReportState
+	StatusCode int
+	// Message is the server's text when there is no report, bounded.
+	Message string
+	Report  *Report
+}
+
 // Registrar is the analytics server as the scanner needs it: the seam the
 // domain owns and the analytics client implements, so that the domain never
 // depends on how the server is reached.
@@ -43,6 +55,9 @@ type Registrar interface {
 	Register(ctx context.Context, r Registration) (*Response, error)
 	// ReportError tells the server why a scan failed; best effort.
 	ReportError(ctx context.Context, r ErrorReport) (*Response, error)
+	// FetchReport asks once for the report of a repository and commit.
+	// Not ready and lock-file-absent are answers, not errors.
+	FetchReport(ctx context.Context, gitURL, gitSHA string) (*ReportAnswer, error)
 	// ServerURL is the server's base URL in the form results show: no
 	// password.
 	ServerURL() string

@@ -11,9 +11,12 @@ import (
 // ScannerName names this scanner in result documents, as the original did.
 const ScannerName = "scanner-analytics-integration"
 
-// ScanTypeRegister is the only scan type: register the image's repository
+// ScanTypeRegister, the default scan type: register the image's repository
 // with the analytics server.
 const ScanTypeRegister = "register"
+
+// ScanTypes lists the scan types, the default first.
+var ScanTypes = []string{ScanTypeRegister, ScanTypeReport}
 
 // ResolveScanType is the one rule for scan types, which the API, the queue
 // and the one-shot command all apply: "" means ScanTypeRegister, and ok is
@@ -22,7 +25,7 @@ func ResolveScanType(t string) (resolved string, ok bool) {
 	if t == "" {
 		return ScanTypeRegister, true
 	}
-	return t, t == ScanTypeRegister
+	return t, t == ScanTypeRegister || t == ScanTypeReport
 }
 
 // SuccessSummary is the original's summary for a successful scan; pipelines

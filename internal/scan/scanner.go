@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -57,7 +58,15 @@ type Attempt struct {
 	Errors []error
 	// Response is the server's answer to a successful registration.
 	Response *Response
+	// Report is the server's answer to the report request of a `report`
+	// scan. A report not ready yet makes the scan unsuccessful (an
+	// ErrReportNotReady in Errors) but is not a failure to report.
+	Report *ReportAnswer
 }
+
+// ErrReportNotReady is the error of a `report` scan whose report the server
+// has not made yet: ask again later.
+var ErrReportNotReady = errors.New("no report yet")
 
 // ServerStatus is the HTTP status of a refused registration, 0 if none.
 func (a *Attempt) ServerStatus() int {
@@ -79,8 +88,22 @@ func (a *Attempt) RetryAfter() time.Duration {
 	return d
 }
 
-// Succeeded reports whether the registration was accepted.
-func (a *Attempt) Succeeded() bool { return len(a.Errors) == 0 && a.Response != nil }
+// Succeeded reports whether the registration was accepted or, for a
+// `report` scan, the server answered with a report or lock-file-absent.
+func (a *Attempt) Succeeded() bool {
+	return len(a.Errors) == 0 && (a.Response != nil || a.Report != nil)
+}
+
+// onlyNotReady reports whether the attempt failed only because the report
+// is not ready yet: nothing the analytics server should be told about.
+func (a *Attempt) onlyNotReady() bool {
+	for _, err := range a.Errors {
+		if !errors.Is(err, ErrReportNotReady) {
+			return false
+		}
+	}
+	return len(a.Errors) > 0
+}
 
 // Retryable reports whether the attempt failed only for reasons that may go
 // away: an unreachable daemon or a transient analytics failure. A missing
@@ -135,6 +158,10 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 		return a
 	}
 
+	if t.scanType() == ScanTypeReport {
+		s.fetchReport(ctx, a, log)
+		return a
+	}
 	resp, err := s.Registrar.Register(ctx, Registration(labels))
 	if err != nil {
 		a.Errors = append(a.Errors, err)
@@ -146,9 +173,35 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 	return a
 }
 
+// fetchReport asks once for the report of the attempt's labels.
+func (s *Scanner) fetchReport(ctx context.Context, a *Attempt, log zerolog.Logger) {
+	ans, err := s.Registrar.FetchReport(ctx, a.Labels.GitURL, a.Labels.GitSHA)
+	if err != nil {
+		a.Errors = append(a.Errors, err)
+		log.Debug().Err(err).Bool("transient", IsTransient(err)).Msg("report request failed")
+		return
+	}
+	a.Report = ans
+	if ans.State == ReportPending {
+		msg := "the analytics server has not finished analysing this commit; scan again later"
+		if ans.Message != "" {
+			msg += " (" + ans.Message + ")"
+		}
+		a.Errors = append(a.Errors, fmt.Errorf("%w: %s", ErrReportNotReady, msg))
+	}
+	log.Debug().Int("status", ans.StatusCode).Str("report", string(ans.State)).Msg("report answered")
+}
+
 // Scan attempts a scan, retrying transient failures within s.Retry, then
 // finishes it. It always returns a result, whatever went wrong.
 func (s *Scanner) Scan(ctx context.Context, t Target) Result {
+	r, _ := s.ScanAttempt(ctx, t)
+	return r
+}
+
+// ScanAttempt is Scan, also returning the final attempt, whose Report a
+// `report` scan's writer needs.
+func (s *Scanner) ScanAttempt(ctx context.Context, t Target) (Result, *Attempt) {
 	var last *Attempt
 	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
 		last = s.Attempt(ctx, t)
@@ -161,7 +214,7 @@ func (s *Scanner) Scan(ctx context.Context, t Target) Result {
 		// a retry that does not happen.
 		s.Log.Info().Str("image", t.Ref).Err(err).Dur("retry_in", wait).Msg("transient failure, retrying")
 	}))...)
-	return s.Finish(ctx, last)
+	return s.Finish(ctx, last), last
 }
 
 // Finish turns a final attempt into a result. A failed scan is reported to
@@ -173,7 +226,7 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		errs = append(errs, err.Error())
 	}
 	name := a.imageName()
-	if !a.Succeeded() && s.Registrar != nil {
+	if !a.Succeeded() && s.Registrar != nil && !a.onlyNotReady() {
 		if err := s.report(ctx, name, a.Labels.EmailIDs, errs); err != nil {
 			errs = append(errs, "could not report the errors: "+err.Error())
 		}
@@ -207,10 +260,13 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 	if s.Registrar != nil {
 		r.ScanResults.ServerURL = s.Registrar.ServerURL()
 	}
-	if a.Response != nil {
+	switch {
+	case a.Response != nil:
 		r.ServerResponse = &ServerResponse{Status: a.Response.StatusCode, Summary: a.Response.Summary}
-	} else if status := a.ServerStatus(); status != 0 {
-		r.ServerResponse = &ServerResponse{Status: status}
+	case a.Report != nil:
+		r.ServerResponse = &ServerResponse{Status: a.Report.StatusCode, Summary: a.Report.Message}
+	case a.ServerStatus() != 0:
+		r.ServerResponse = &ServerResponse{Status: a.ServerStatus()}
 	}
 	if r.Successful {
 		r.Summary = SuccessSummary
