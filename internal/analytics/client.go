@@ -203,10 +203,8 @@ func validHeaderValue(v string) bool {
 // form to show in results and logs.
 func (c *Client) ServerURL() string { return c.base.Redacted() }
 
-// EndpointURL returns the URL of an endpoint: the server URL's path with the
+// endpoint returns the URL of an endpoint: the server URL's path with the
 // endpoint appended, so "http://h/api/v1" gives "http://h/api/v1/register".
-func (c *Client) EndpointURL(endpoint string) string { return c.endpoint(endpoint).Redacted() }
-
 func (c *Client) endpoint(endpoint string) *url.URL {
 	return c.base.JoinPath(endpoint)
 }

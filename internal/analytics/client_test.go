@@ -132,8 +132,8 @@ func TestRegisterRequest(t *testing.T) {
 		t.Run("path "+p.base, func(t *testing.T) {
 			srv := newRecorder(t, nil)
 			c := newClient(t, Config{ServerURL: srv.URL + p.base})
-			if got := c.EndpointURL(EndpointRegister); got != srv.URL+p.want {
-				t.Errorf("EndpointURL = %q, want %q", got, srv.URL+p.want)
+			if got := c.endpoint(EndpointRegister).Redacted(); got != srv.URL+p.want {
+				t.Errorf("endpoint = %q, want %q", got, srv.URL+p.want)
 			}
 			resp, err := c.Register(context.Background(), reg)
 			if err != nil {
@@ -306,8 +306,8 @@ func TestParseServerURL(t *testing.T) {
 func TestServerURLRedactsPassword(t *testing.T) {
 	c := newClient(t, Config{ServerURL: "http://user:secret@h/api/v1"})
 	for name, got := range map[string]string{
-		"ServerURL":   c.ServerURL(),
-		"EndpointURL": c.EndpointURL(EndpointRegister),
+		"ServerURL": c.ServerURL(),
+		"endpoint":  c.endpoint(EndpointRegister).Redacted(),
 	} {
 		if strings.Contains(got, "secret") || !strings.Contains(got, "h/api/v1") {
 			t.Errorf("%s = %q, want the URL without its password", name, got)
