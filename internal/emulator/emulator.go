@@ -69,7 +69,10 @@ type Server struct {
 	reports requestLog
 	// failures is what FailNext asked for: the next failures.remaining
 	// register requests answer failures.status.
-	failures struct{ remaining, status int }
+	failures struct {
+		remaining, status int
+		retryAfter        time.Duration
+	}
 	// arrivals counts well-formed register requests by git-sha as they
 	// arrive, held or not.
 	arrivals map[string]int
@@ -138,11 +141,17 @@ func (s *Server) analyticsAPI(r chi.Router) {
 // without registering anything, so that a client's retries can be tested.
 // Requests refused for their own fault (auth, content type, body) do not use
 // one up. n <= 0 cancels a pending injection.
-func (s *Server) FailNext(n int, status int) {
+func (s *Server) FailNext(n int, status int) { s.FailNextRetryAfter(n, status, 0) }
+
+// FailNextRetryAfter is FailNext with a Retry-After header, in whole
+// seconds, on each injected failure (none when retryAfter is under a
+// second): a rate-limited or overloaded server asking for a wait.
+func (s *Server) FailNextRetryAfter(n int, status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures.remaining = max(n, 0)
 	s.failures.status = status
+	s.failures.retryAfter = retryAfter
 }
 
 // Arrivals returns how many well-formed register requests have arrived, in

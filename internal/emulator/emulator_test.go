@@ -660,3 +660,26 @@ func TestRegisterDelayHoldsAndCountsArrivals(t *testing.T) {
 		t.Errorf("registrations = %+v, want only the answered one", regs)
 	}
 }
+
+func TestFailNextRetryAfterAsksForAWait(t *testing.T) {
+	emu, srv := newServer(t, emulator.Config{})
+	emu.FailNextRetryAfter(1, http.StatusTooManyRequests, 3*time.Second)
+	for i, want := range []struct {
+		status     int
+		retryAfter string
+	}{{429, "3"}, {200, ""}} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/register", strings.NewReader(registerBody(repoURL, "46e443d")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want.status || resp.Header.Get("Retry-After") != want.retryAfter {
+			t.Errorf("request %d: %d with Retry-After %q, want %d with %q", i+1, resp.StatusCode, resp.Header.Get("Retry-After"), want.status, want.retryAfter)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -151,25 +152,28 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	// One critical section, so the log's order is the registrations' order.
 	s.mu.Lock()
-	status, body := s.registerLocked(reg)
+	status, body, retryAfter := s.registerLocked(reg)
 	s.logLocked(r, status, &reg, nil)
 	s.mu.Unlock()
+	if secs := int(retryAfter / time.Second); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
 	writeJSON(w, status, body)
 }
 
 // registerLocked validates reg and records it, answering as the real server
-// did. s.mu must be held.
-func (s *Server) registerLocked(reg Registration) (int, any) {
+// did, with the wait an injected failure asks for. s.mu must be held.
+func (s *Server) registerLocked(reg Registration) (status int, body any, retryAfter time.Duration) {
 	// The real server answered 404, not 400, to a missing field.
 	switch {
 	case reg.GitURL == "":
-		return http.StatusNotFound, result{false, "git-url cannot be empty"}
+		return http.StatusNotFound, result{false, "git-url cannot be empty"}, 0
 	case reg.GitSHA == "":
-		return http.StatusNotFound, result{false, "git-sha cannot be empty"}
+		return http.StatusNotFound, result{false, "git-sha cannot be empty"}, 0
 	}
 	if s.failures.remaining > 0 {
 		s.failures.remaining--
-		return s.failures.status, result{false, "injected failure"}
+		return s.failures.status, result{false, "injected failure"}, s.failures.retryAfter
 	}
 	now := s.cfg.Now()
 	repo, known := s.repos[reg.GitURL]
@@ -185,7 +189,7 @@ func (s *Server) registerLocked(reg Registration) (int, any) {
 	if !known {
 		return http.StatusOK, result{true, fmt.Sprintf(
 			"Repository %s with commit-hash %s has been successfully registered. Please check back for report after some time.",
-			reg.GitURL, reg.GitSHA)}
+			reg.GitURL, reg.GitSHA)}, 0
 	}
 	return http.StatusOK, alreadyRegistered{
 		Success: true,
@@ -193,7 +197,7 @@ func (s *Server) registerLocked(reg Registration) (int, any) {
 			"Repository %s was already registered, but no report for commit-hash %s was found. Please check back later.",
 			reg.GitURL, reg.GitSHA),
 		LastScannedAt: previous.UTC().Format(http.TimeFormat),
-	}
+	}, 0
 }
 
 func (s *Server) handleScannerError(w http.ResponseWriter, r *http.Request) {

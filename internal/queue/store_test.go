@@ -181,6 +181,27 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	})
 }
 
+// TestRetryAfterDelaysTheNextAttempt: a server answering 429 with
+// Retry-After gets its wait, whichever replica retries, instead of the
+// backoff's milliseconds.
+func TestRetryAfterDelaysTheNextAttempt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, env *testEnv) {
+		s := env.start(func(c *Config) { c.RetryBase, c.RetryMax = 10*time.Millisecond, 10*time.Second })
+		env.image("example/limited")
+		env.emu.FailNextRetryAfter(1, http.StatusTooManyRequests, time.Second)
+
+		start := time.Now()
+		rec := waitFinal(t, s, submit(t, s, "example/limited").ID)
+		took := time.Since(start)
+		if rec.Status != scan.StatusSucceeded || rec.Attempts != 2 {
+			t.Fatalf("record = %s after %d attempts (%q); want succeeded after 2", rec.Status, rec.Attempts, rec.LastError)
+		}
+		if took < time.Second {
+			t.Errorf("the scan succeeded %s after its submission, before the server's Retry-After of 1s", took)
+		}
+	})
+}
+
 func TestFailedScansAreReportedOnce(t *testing.T) {
 	tests := []struct {
 		name string
