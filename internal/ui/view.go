@@ -1,0 +1,235 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// row is one scan as the list shows it. Every field is plain text: the
+// templates escape it, and the script sets it with textContent.
+type row struct {
+	ID      string `json:"id"`
+	Image   string `json:"image"`
+	ShortID string `json:"short_id"`
+	Status  string `json:"status"`
+	Final   bool   `json:"final"`
+	GitURL  string `json:"git_url"`
+	// GitURLLink is true only for an http(s) URL with a host: anything
+	// else (javascript:, data:, relative) is shown as text and links
+	// nothing.
+	GitURLLink bool   `json:"git_url_link"`
+	GitSHA     string `json:"git_sha"`
+	// Source is where the labels were read (daemon, registry); empty until
+	// records carry it.
+	Source    string    `json:"source,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Duration  string    `json:"duration"`
+	Attempts  string    `json:"attempts"`
+	// Answer is the analytics server's answer or, failing that, the first
+	// error; AnswerIsError says which.
+	Answer        string `json:"answer"`
+	AnswerIsError bool   `json:"answer_is_error"`
+	// Report is the state of the report follow-up, when the record has
+	// one (nil until records carry it).
+	Report *reportView `json:"report,omitempty"`
+}
+
+// reportView is the report follow-up of a scan: its state and, once ready,
+// its summary and CVEs.
+type reportView struct {
+	State   string    `json:"state"`
+	LastTry time.Time `json:"last_try"`
+	Summary string    `json:"summary,omitempty"`
+	CVEs    []cveRow  `json:"-"`
+}
+
+// cveRow is one line of a report's CVE table.
+type cveRow struct {
+	ID, Package, Version, Severity string
+	CVSS                           float64
+}
+
+// delivery is one attempt to deliver a record to a callback URL.
+type delivery struct {
+	At     time.Time
+	URL    string
+	Status int
+	Error  string
+}
+
+// newRow builds the list's view of a record. Later record fields (source,
+// report) are mapped here and nowhere else.
+func newRow(rec scan.Record, now time.Time) row {
+	r := row{
+		ID:        rec.ID,
+		Image:     rec.Image,
+		Status:    string(rec.Status),
+		Final:     rec.Status.Final(),
+		CreatedAt: rec.CreatedAt,
+		Duration:  duration(rec, now),
+		Attempts:  fmt.Sprintf("%d of %d", rec.Attempts, rec.MaxAttempts),
+	}
+	if scan.LooksLikeID(rec.Image) {
+		r.ShortID = shortID(rec.Image)
+	}
+	if res := rec.Result; res != nil {
+		if res.UUID != "" {
+			r.ShortID = shortID(res.UUID)
+		}
+		r.GitURL = res.ScanResults.GitURL
+		r.GitURLLink = isWebURL(r.GitURL)
+		r.GitSHA = res.ScanResults.GitSHA
+	}
+	r.Answer, r.AnswerIsError = answer(rec)
+	return r
+}
+
+// answer is what a person wants to know about a scan's outcome: the
+// server's words when it answered, else the first error.
+func answer(rec scan.Record) (string, bool) {
+	if res := rec.Result; res != nil {
+		if sr := res.ServerResponse; sr != nil && sr.Summary != "" && len(res.Errors) == 0 {
+			return fmt.Sprintf("%d: %s", sr.Status, sr.Summary), false
+		}
+		if len(res.Errors) > 0 {
+			return res.Errors[0], true
+		}
+		if sr := res.ServerResponse; sr != nil {
+			return fmt.Sprintf("%d", sr.Status), false
+		}
+	}
+	if rec.LastError != "" {
+		return rec.LastError, true
+	}
+	return "", false
+}
+
+// shortID is the 12 hex digits Docker shows for an image id.
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return id
+}
+
+// isWebURL accepts only absolute http and https URLs with a host, the only
+// git-url worth a link; a label is written by whoever built the image.
+func isWebURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}
+
+// duration is how long a scan ran, or has been running.
+func duration(rec scan.Record, now time.Time) string {
+	if rec.StartedAt == nil {
+		return ""
+	}
+	end := now
+	if rec.FinishedAt != nil {
+		end = *rec.FinishedAt
+	}
+	d := end.Sub(*rec.StartedAt)
+	switch {
+	case d < 0:
+		return ""
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// field is one line of the detail page's table of record fields.
+type field struct {
+	Name  string
+	Value string
+	Time  *time.Time
+}
+
+// detail is the detail page's view of a record.
+type detail struct {
+	Row    row
+	Fields []field
+	// Result is the result document, pretty printed.
+	Result     string
+	Errors     []string
+	Deliveries []delivery
+}
+
+func newDetail(rec scan.Record, now time.Time) detail {
+	d := detail{Row: newRow(rec, now)}
+	d.Fields = []field{
+		{Name: "id", Value: rec.ID},
+		{Name: "image", Value: rec.Image},
+		{Name: "scan_type", Value: rec.ScanType},
+		{Name: "server", Value: orDefault(rec.Server, "(the default server)")},
+		{Name: "status", Value: string(rec.Status)},
+		{Name: "attempts", Value: fmt.Sprintf("%d", rec.Attempts)},
+		{Name: "max_attempts", Value: fmt.Sprintf("%d", rec.MaxAttempts)},
+		{Name: "last_error", Value: rec.LastError},
+		{Name: "created_at", Time: &rec.CreatedAt},
+		{Name: "updated_at", Time: &rec.UpdatedAt},
+		{Name: "started_at", Time: rec.StartedAt},
+		{Name: "finished_at", Time: rec.FinishedAt},
+	}
+	if rec.Result != nil {
+		d.Result = prettyJSON(rec.Result)
+		d.Errors = rec.Result.Errors
+	}
+	if len(d.Errors) == 0 && rec.LastError != "" {
+		d.Errors = []string{rec.LastError}
+	}
+	return d
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// prettyJSON indents v for reading; the template escapes it, so "<" and
+// "&" are kept as they are rather than as \u003c.
+func prettyJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprintf("(the document does not encode: %v)", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// plainError says in plain words what a failed service call means for the
+// person who clicked.
+func plainError(err error) string {
+	msg := scan.ErrorMessage(err)
+	switch scan.ErrorCode(err) {
+	case scan.ENotFound:
+		return "There is no such scan: it may have been deleted, or pruned after the retention period."
+	case scan.EConflict:
+		return "This scan is running right now, so it cannot be canceled or deleted. Try again once it has finished. (" + msg + ")"
+	case scan.EQueueFull:
+		return "The queue is full right now, so the scan was not queued. Try again in a minute."
+	case scan.EUnavailable:
+		return "The service cannot reach its database right now. Try again shortly."
+	case scan.EInvalid:
+		return "The request was refused: " + msg
+	case scan.EInternal:
+		return "Something went wrong inside the service; its log has the details."
+	}
+	return "The request was refused: " + msg
+}
