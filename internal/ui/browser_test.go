@@ -1,0 +1,397 @@
+package ui_test
+
+// Browser tests: Debian's chromium, headless, driven by chromedp, against
+// the page over a real store, Docker daemon and analytics emulator. Each
+// test saves screenshots under $TMPDIR/analytics-scanner-ui-shots/ and logs
+// their paths.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+// chromiumPath is Debian's chromium; CHROMIUM overrides it.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	return "/usr/bin/chromium"
+}
+
+// browser is one headless chromium with a fresh profile, and what it saw.
+type browser struct {
+	ctx     context.Context
+	mu      sync.Mutex
+	dialogs []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath()
+	_, err := exec.LookPath(path)
+	dockertest.RequireDependency(t, "chromium ("+path+")", err)
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first call starts the browser, and lives as long as it: no
+	// timeout on it, but one on everything after.
+	if err := chromedp.Do(ctx); err != nil {
+		dockertest.RequireDependency(t, "a startable chromium", err)
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	b := &browser{ctx: ctx}
+	// Any script dialog is recorded and dismissed; the page itself never
+	// opens one, so a dialog means a label ran as script. The listener may
+	// not send commands, so the dismissal runs on its own goroutine.
+	err = chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			b.mu.Lock()
+			b.dialogs = append(b.dialogs, e.Message)
+			b.mu.Unlock()
+			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	return b
+}
+
+// do runs steps, saving a screenshot when one fails.
+func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.screenshot(t, "failure")
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.screenshot(t, "failure")
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// eval evaluates a script expression, awaiting a promise.
+func eval[T any](t *testing.T, b *browser, expr string) T {
+	t.Helper()
+	return get(t, b, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+func (b *browser) seenDialogs() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.dialogs...)
+}
+
+// screenshot saves the whole page as a PNG and logs where.
+func (b *browser) screenshot(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "analytics-scanner-ui-shots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("screenshot dir: %v", err)
+		return ""
+	}
+	// Quality 100 makes chromedp ask for a PNG.
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return ""
+	}
+	path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return ""
+	}
+	t.Logf("screenshot: %s", path)
+	return path
+}
+
+// waitText polls until the element's text holds want.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			got, err := chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(got, want) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// labelled builds an image with the three labels and returns its name.
+func labelled(t *testing.T, s *stack, prefix, gitURL, gitSHA, emails string) string {
+	t.Helper()
+	name := dockertest.UniqueName(prefix) + ":1.0"
+	labels := map[string]string{scan.LabelGitURL: gitURL, scan.LabelGitSHA: gitSHA, scan.LabelEmailIDs: emails}
+	for k, v := range labels {
+		if v == "" {
+			delete(labels, k)
+		}
+	}
+	s.Daemon.BuildLabelled(t, name, labels)
+	return name
+}
+
+// scanned submits a scan of image through the service and waits for its end.
+func scanned(t *testing.T, s *stack, image string) scan.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rec, _, err := s.Svc.Submit(ctx, scan.Request{Image: image, ScanType: scan.ScanTypeRegister})
+	if err != nil {
+		t.Fatalf("submit %s: %v", image, err)
+	}
+	if rec, err = s.Svc.Wait(ctx, rec.ID); err != nil || !rec.Status.Final() {
+		t.Fatalf("scan of %s: %s, %v; want it final", image, rec.Status, err)
+	}
+	return rec
+}
+
+func rowSel(id string) string { return `tr[data-id="` + id + `"]` }
+
+func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
+	s := newStack(t, stackOptions{noStart: true})
+	b := newBrowser(t)
+	image := labelled(t, s, "ui-submit", "https://github.com/example/ui-submit", "46e443d", "dev@example.org")
+
+	b.do(t,
+		chromedp.Navigate(s.URL+"/"), // the root redirects to the page
+		chromedp.WaitVisible(chromedp.ID("submit-image")),
+		chromedp.SendKeys(chromedp.ID("submit-image"), image),
+		chromedp.Click(chromedp.ID("submit-button")),
+		waitText(`.notice`, "Scan queued:"),
+	)
+	id := get(t, b, chromedp.AttributeValue(chromedp.CSS(`#scans tbody tr`), "data-id")).Value
+	b.do(t, waitText(rowSel(id)+` .badge`, "queued"))
+	b.screenshot(t, "queued")
+
+	// A marker on the window survives only if the page is not reloaded.
+	eval[bool](t, b, `window.__notReloaded = true`)
+	s.Start()
+	b.do(t, waitText(rowSel(id)+` .badge`, "succeeded"))
+	if !eval[bool](t, b, `window.__notReloaded === true`) {
+		t.Errorf("the page was reloaded; the row should have changed in place")
+	}
+	class := get(t, b, chromedp.AttributeValue(chromedp.CSS(rowSel(id)+` .badge`), "class")).Value
+	gitURL := get(t, b, chromedp.Text(chromedp.CSS(rowSel(id)+` [data-field="git_url"] a`)))
+	answer := get(t, b, chromedp.Text(chromedp.CSS(rowSel(id)+` [data-field="answer"]`)))
+	if !strings.Contains(class, "badge-succeeded") {
+		t.Errorf("badge class %q, want the succeeded colour", class)
+	}
+	if gitURL != "https://github.com/example/ui-submit" || !strings.HasPrefix(answer, "200") {
+		t.Errorf("the updated row shows git-url %q and answer %q, want the image's label and the server's 200", gitURL, answer)
+	}
+	b.screenshot(t, "succeeded")
+	if d := b.seenDialogs(); len(d) != 0 {
+		t.Errorf("dialogs opened: %q", d)
+	}
+}
+
+func TestBrowserFilterAndDetail(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	b := newBrowser(t)
+	good := scanned(t, s, labelled(t, s, "ui-good", "https://github.com/example/ui-good", "1234567", "dev@example.org"))
+	bad := scanned(t, s, labelled(t, s, "ui-bad", "https://github.com/example/ui-bad", "", ""))
+	if good.Status != scan.StatusSucceeded || bad.Status != scan.StatusFailed {
+		t.Fatalf("statuses %s and %s, want succeeded and failed", good.Status, bad.Status)
+	}
+
+	b.do(t,
+		chromedp.Navigate(s.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS(rowSel(bad.ID))),
+		chromedp.WaitVisible(chromedp.CSS(rowSel(good.ID))),
+	)
+	b.screenshot(t, "list")
+	// Filter with the keyboard: choose the status, Enter in the form.
+	b.do(t,
+		chromedp.SetValue(chromedp.ID("filter-status"), "failed"),
+		chromedp.Focus(chromedp.ID("filter-image")),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitNotPresent(chromedp.CSS(rowSel(good.ID))),
+		chromedp.WaitVisible(chromedp.CSS(rowSel(bad.ID))),
+	)
+	rows := eval[int](t, b, `document.querySelectorAll('#scans tbody tr').length`)
+	loc := get(t, b, chromedp.Location())
+	if rows != 1 || !strings.Contains(loc, "status=failed") {
+		t.Errorf("after filtering: %d rows at %s, want the one failed scan", rows, loc)
+	}
+
+	// The detail page of the failed scan, by its link.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(rowSel(bad.ID)+` a.image`)),
+		chromedp.WaitVisible(chromedp.CSS(`pre.result`)),
+	)
+	errs := eval[[]string](t, b, `Array.from(document.querySelectorAll('ul.errors li')).map(e => e.textContent)`)
+	result := get(t, b, chromedp.Text(chromedp.CSS(`pre.result`)))
+	status := get(t, b, chromedp.Text(chromedp.ID("status")))
+	if len(errs) != 2 || !strings.Contains(errs[0], "git-sha") || !strings.Contains(errs[1], "email-ids") {
+		t.Errorf("errors %q, want one line each for the missing git-sha and email-ids", errs)
+	}
+	if status != "failed" || !strings.Contains(result, "\n  \"Successful\": false") {
+		t.Errorf("status %q, result %q: want failed and the pretty-printed document", status, result)
+	}
+	created := eval[[]string](t, b, `(() => { const el = document.querySelector('table.fields time'); return [el.textContent, el.title]; })()`)
+	if !strings.HasSuffix(created[1], " UTC") || strings.HasSuffix(created[0], " UTC") {
+		t.Errorf("created_at shows %q with title %q; want the browser's local time, the UTC time on hover", created[0], created[1])
+	}
+	b.screenshot(t, "detail")
+
+	// A phone-sized window shows the list as cards.
+	b.do(t, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS(rowSel(good.ID))))
+	if display := eval[string](t, b, `getComputedStyle(document.querySelector('#scans tbody tr')).display`); display != "block" {
+		t.Errorf("on a phone a row is displayed %q, want block (a card)", display)
+	}
+	b.screenshot(t, "phone")
+}
+
+func TestBrowserCancel(t *testing.T) {
+	s := newStack(t, stackOptions{noStart: true})
+	b := newBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec, _, err := s.Svc.Submit(ctx, scan.Request{Image: "example/never-run:1", ScanType: scan.ScanTypeRegister})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t,
+		chromedp.Navigate(s.URL+"/ui/scans/"+rec.ID),
+		waitText(`#status`, "queued"),
+		chromedp.Click(chromedp.CSS(`a.button.danger`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+	)
+	b.screenshot(t, "confirm")
+	b.do(t,
+		chromedp.Click(chromedp.ID("confirm")),
+		waitText(`.notice`, "The scan was canceled."),
+		waitText(`#status`, "canceled"),
+	)
+	b.screenshot(t, "canceled")
+	got, err := s.Svc.Get(ctx, rec.ID)
+	if err != nil || got.Status != scan.StatusCanceled {
+		t.Errorf("the stored scan is %s (%v), want canceled", got.Status, err)
+	}
+}
+
+func TestBrowserSignIn(t *testing.T) {
+	const token = "browser-test-token-7f3a"
+	s := newStack(t, stackOptions{apiToken: token})
+	b := newBrowser(t)
+	b.do(t, chromedp.Navigate(s.URL+"/ui/"), chromedp.WaitVisible(chromedp.ID("token")))
+	if loc := get(t, b, chromedp.Location()); !strings.Contains(loc, "/ui/signin") {
+		t.Errorf("without a session the page is at %s, want the sign-in page", loc)
+	}
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("token"), "not-the-token\r"),
+		waitText(`.problem`, "not the service's API token"),
+	)
+	if status := eval[int](t, b, `fetch('/ui/rows.json').then(r => r.status)`); status != 401 {
+		t.Errorf("rows.json without a session: %d, want 401", status)
+	}
+	b.screenshot(t, "refused")
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("token"), token+"\r"),
+		chromedp.WaitVisible(chromedp.ID("submit-image")),
+	)
+	if cookie := eval[string](t, b, `document.cookie`); cookie != "" {
+		t.Errorf("the page's script can read the cookie %q; it must be HttpOnly", cookie)
+	}
+	if status := eval[int](t, b, `fetch('/ui/rows.json?first=1').then(r => r.status)`); status != 200 {
+		t.Errorf("rows.json with the session: %d, want 200", status)
+	}
+	b.screenshot(t, "signed-in")
+}
+
+func TestBrowserHostileLabelsInert(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	b := newBrowser(t)
+	const (
+		gitURL = "javascript:alert(document.domain)"
+		gitSHA = "<script>alert(1)</script>"
+		emails = `"><img src=x onerror=alert(2)>`
+	)
+	rec := scanned(t, s, labelled(t, s, "ui-evil", gitURL, gitSHA, emails))
+
+	var mu sync.Mutex
+	navigations := 0
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		if _, ok := ev.(*page.EventFrameNavigated); ok {
+			mu.Lock()
+			navigations++
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/ui/", "/ui/scans/" + rec.ID} {
+		b.do(t, chromedp.Navigate(s.URL+path), chromedp.WaitVisible(chromedp.CSS(`main`)), chromedp.Sleep(500*time.Millisecond))
+		text := get(t, b, chromedp.Text(chromedp.CSS(`main`)))
+		jsLinks := eval[int](t, b, `document.querySelectorAll('a[href^="javascript:" i]').length`)
+		injected := eval[int](t, b, `document.querySelectorAll('main img, main script').length`)
+		if !strings.Contains(text, gitURL) || !strings.Contains(text, gitSHA) {
+			t.Errorf("%s: the hostile labels are not shown as text:\n%s", path, text)
+		}
+		if jsLinks != 0 || injected != 0 {
+			t.Errorf("%s: %d javascript: links and %d injected elements, want none", path, jsLinks, injected)
+		}
+		b.screenshot(t, strings.Trim(strings.ReplaceAll(path, "/", "-"), "-"))
+	}
+	// Clicking the git-url goes nowhere: it is text, not a link.
+	mu.Lock()
+	before := navigations
+	mu.Unlock()
+	b.do(t, chromedp.Click(chromedp.Search(`//td[contains(., "javascript:alert")]`)), chromedp.Sleep(500*time.Millisecond))
+	loc := get(t, b, chromedp.Location())
+	mu.Lock()
+	after := navigations
+	mu.Unlock()
+	if after != before || !strings.HasSuffix(loc, "/ui/scans/"+rec.ID) {
+		t.Errorf("clicking the git-url navigated (%d navigations, now at %s)", after-before, loc)
+	}
+	if d := b.seenDialogs(); len(d) != 0 {
+		t.Errorf("script dialogs opened: %q", d)
+	}
+}
