@@ -6,7 +6,10 @@ package ui_test
 // their paths.
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -190,6 +195,44 @@ func scanned(t *testing.T, s *stack, image string) scan.Record {
 	return rec
 }
 
+// buildWithLabels builds an image whose labels are set through the build
+// API rather than a Dockerfile: dockertest.BuildLabelled writes values with
+// json.Marshal, which turns "<" into a literal \u003c in the label, and
+// these labels must hold the characters themselves.
+func buildWithLabels(t *testing.T, s *stack, prefix string, labels map[string]string) string {
+	t.Helper()
+	name := dockertest.UniqueName(prefix) + ":1.0"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	df := "FROM scratch\nENV UITEST=1\n"
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tw.Write([]byte(df))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := s.Daemon.Client.ImageBuild(ctx, &buf, build.ImageBuildOptions{
+		Tags: []string{name}, Labels: labels, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+	})
+	if err != nil {
+		t.Fatalf("build %s: %v", name, err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if bytes.Contains(out, []byte(`"error"`)) {
+		t.Fatalf("build %s: %s", name, out)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = s.Daemon.Client.ImageRemove(ctx, name, image.RemoveOptions{PruneChildren: true})
+	})
+	return name
+}
+
 func rowSel(id string) string { return `tr[data-id="` + id + `"]` }
 
 func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
@@ -352,7 +395,9 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 		gitSHA = "<script>alert(1)</script>"
 		emails = `"><img src=x onerror=alert(2)>`
 	)
-	rec := scanned(t, s, labelled(t, s, "ui-evil", gitURL, gitSHA, emails))
+	rec := scanned(t, s, buildWithLabels(t, s, "ui-evil", map[string]string{
+		scan.LabelGitURL: gitURL, scan.LabelGitSHA: gitSHA, scan.LabelEmailIDs: emails,
+	}))
 
 	var mu sync.Mutex
 	navigations := 0
