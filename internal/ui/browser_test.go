@@ -411,7 +411,7 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/ui/", "/ui/scans/" + rec.ID} {
+	for i, path := range []string{"/ui/", "/ui/scans/" + rec.ID} {
 		b.do(t, chromedp.Navigate(s.URL+path), chromedp.WaitVisible(chromedp.CSS(`main`)), chromedp.Sleep(500*time.Millisecond))
 		text := get(t, b, chromedp.Text(chromedp.CSS(`main`)))
 		jsLinks := eval[int](t, b, `document.querySelectorAll('a[href^="javascript:" i]').length`)
@@ -422,7 +422,7 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 		if jsLinks != 0 || injected != 0 {
 			t.Errorf("%s: %d javascript: links and %d injected elements, want none", path, jsLinks, injected)
 		}
-		b.screenshot(t, strings.Trim(strings.ReplaceAll(path, "/", "-"), "-"))
+		b.screenshot(t, []string{"list", "detail"}[i])
 	}
 	// Clicking the git-url goes nowhere: it is text, not a link.
 	mu.Lock()

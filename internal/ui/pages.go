@@ -137,6 +137,9 @@ type listData struct {
 	NoticeID   string
 	Chart      chart
 	FilterNote string
+	// HasSource and HasReport show those columns only when some row has
+	// a value: records carry neither yet.
+	HasSource, HasReport bool
 }
 
 func (h *handler) listPage(w http.ResponseWriter, r *http.Request) {
@@ -177,7 +180,10 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	}
 	now := h.cfg.Now()
 	for _, rec := range p.Scans {
-		d.Rows = append(d.Rows, newRow(rec, now))
+		r := newRow(rec, now)
+		d.HasSource = d.HasSource || r.Source != ""
+		d.HasReport = d.HasReport || r.Report != nil
+		d.Rows = append(d.Rows, r)
 	}
 	d.FirstURL = listURL(d.Status, d.Image, "")
 	if p.NextCursor != "" {
