@@ -82,7 +82,9 @@ func newBrowser(t *testing.T) *browser {
 			b.mu.Lock()
 			b.dialogs = append(b.dialogs, e.Message)
 			b.mu.Unlock()
-			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	})
 	if err != nil {
