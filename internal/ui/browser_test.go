@@ -9,6 +9,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -151,6 +152,10 @@ func (b *browser) screenshot(t *testing.T, name string) string {
 // waitText polls until the element's text holds want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		// A scan here ends in well under a second; a minute is a generous
+		// bound that still fails a page that stopped updating.
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
 		for {
 			got, err := chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)(ctx, tg)
 			if err != nil {
@@ -161,7 +166,7 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return fmt.Errorf("%s never showed %q (last %q): %w", sel, want, got, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -441,4 +446,40 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 	if d := b.seenDialogs(); len(d) != 0 {
 		t.Errorf("script dialogs opened: %q", d)
 	}
+}
+
+// TestBrowserDetailAndListFollow: a detail page open on a queued scan shows
+// its result once it ends, and a list page says when newer scans exist.
+func TestBrowserDetailAndListFollow(t *testing.T) {
+	s := newStack(t, stackOptions{noStart: true})
+	b := newBrowser(t)
+	image := labelled(t, s, "ui-follow", "https://github.com/example/ui-follow", "abc1234", "dev@example.org")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first, _, err := s.Svc.Submit(ctx, scan.Request{Image: image, ScanType: scan.ScanTypeRegister})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.do(t, chromedp.Navigate(s.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS(rowSel(first.ID))))
+	if hidden := eval[bool](t, b, `document.getElementById('new-scans').hidden`); !hidden {
+		t.Errorf("the new-scans notice shows with nothing new")
+	}
+	second, _, err := s.Svc.Submit(ctx, scan.Request{Image: "example/other:2", ScanType: scan.ScanTypeRegister})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, chromedp.WaitVisible(chromedp.ID("new-scans")))
+	if n := eval[int](t, b, `document.querySelectorAll('#scans tbody tr').length`); n != 1 {
+		t.Errorf("%d rows before the reload, want the page as it was (1)", n)
+	}
+	b.do(t, chromedp.Click(chromedp.CSS(`#new-scans a`)), chromedp.WaitVisible(chromedp.CSS(rowSel(second.ID))))
+
+	b.do(t, chromedp.Navigate(s.URL+"/ui/scans/"+first.ID), waitText(`#status`, "queued"))
+	s.Start()
+	b.do(t, waitText(`#status`, "succeeded"), chromedp.WaitVisible(chromedp.CSS(`pre.result`)))
+	if result := get(t, b, chromedp.Text(chromedp.CSS(`pre.result`))); !strings.Contains(result, "ui-follow") {
+		t.Errorf("the result document after the scan ended: %q", result)
+	}
+	b.screenshot(t, "detail-followed")
 }
