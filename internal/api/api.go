@@ -70,6 +70,12 @@ type Config struct {
 	// then 202 with the record as it stands). The server cancels it when
 	// it starts shutting down.
 	Draining context.Context
+	// Page is the page for people (internal/ui), served at / and under
+	// /ui/ behind the same request id, access log, metrics and panic
+	// recovery as the API. It signs people in itself (a session cookie
+	// made from the same token), so the bearer token is not asked of it.
+	// Nil serves no page.
+	Page http.Handler
 }
 
 // Check is a named readiness check. Check returns nil when the dependency

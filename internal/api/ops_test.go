@@ -24,13 +24,18 @@ import (
 // and every operation of openapi.yaml is served.
 func TestRoutesMatchSpec(t *testing.T) {
 	spec := apitest.LoadSpec(t)
-	routes, ok := api.New(api.Config{}, &apitest.Service{}).(chi.Routes)
+	routes, ok := api.New(api.Config{Page: http.NotFoundHandler()}, &apitest.Service{}).(chi.Routes)
 	if !ok {
 		t.Fatal("api.New does not return a chi router")
 	}
+	// The page's catch-alls are its own routes (forms, detail pages, its
+	// polling), not the API's contract; openapi.yaml has its entry points.
+	pageOwn := []string{"GET /ui", "GET /ui/*", "POST /ui/*"}
 	var served []string
 	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		served = append(served, method+" "+route)
+		if !slices.Contains(pageOwn, method+" "+route) {
+			served = append(served, method+" "+route)
+		}
 		return nil
 	})
 	if err != nil {

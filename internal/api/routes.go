@@ -17,6 +17,10 @@ func (s *server) routes(r *chi.Mux) {
 	r.Get("/healthz", s.handleHealth())
 	r.Get("/readyz", s.handleReady())
 
+	if s.cfg.Page != nil {
+		s.pageRoutes(r)
+	}
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireToken)
 		r.Post("/scan", s.handleSubmit())
@@ -26,4 +30,17 @@ func (s *server) routes(r *chi.Mux) {
 		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 		r.Get("/openapi.yaml", s.handleOpenAPI())
 	})
+}
+
+// pageRoutes hands the page its paths, for the methods it answers; the
+// page's own router sorts out the rest of /ui/ (its 404 page included).
+// openapi.yaml documents the entry points, / and /ui/; the page's forms,
+// detail pages and polling are its own, not part of the API's contract.
+func (s *server) pageRoutes(r chi.Router) {
+	page := s.cfg.Page.ServeHTTP
+	r.Get("/", page)
+	r.Get("/ui", page)
+	r.Get("/ui/", page)
+	r.Get("/ui/*", page)
+	r.Post("/ui/*", page)
 }

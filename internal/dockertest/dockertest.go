@@ -75,9 +75,15 @@ func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]stri
 	var df strings.Builder
 	df.WriteString("FROM scratch\n")
 	for _, k := range keys {
-		v, _ := json.Marshal(labels[k])
+		// A JSON string is a double-quoted Dockerfile word, but only
+		// without json.Marshal's HTML escaping: the builder keeps \u003c
+		// as those six characters, not as the '<' it stands for.
+		var v bytes.Buffer
+		enc := json.NewEncoder(&v)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(labels[k]) // a string always encodes
 		// The builder expands $VARS inside double quotes; \$ keeps a '$'.
-		fmt.Fprintf(&df, "LABEL %q=%s\n", k, strings.ReplaceAll(string(v), "$", `\$`))
+		fmt.Fprintf(&df, "LABEL %q=%s\n", k, strings.ReplaceAll(strings.TrimSuffix(v.String(), "\n"), "$", `\$`))
 	}
 	if len(keys) == 0 {
 		// An image needs at least one instruction after FROM to exist.

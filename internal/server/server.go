@@ -24,6 +24,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/ui"
 )
 
 // Run is the whole service: it serves until ctx is done, then stops taking
@@ -101,6 +102,9 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Metrics:  m,
 		Log:      log,
 		Draining: draining,
+		// The page asks for the same token as the API, once, and keeps a
+		// session cookie derived from it.
+		Page: ui.New(ui.Config{APIToken: cfg.APIToken, Log: log}, st),
 	}, st)
 
 	srv := &http.Server{

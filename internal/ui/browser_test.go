@@ -1,16 +1,15 @@
 package ui_test
 
 // Browser tests: Debian's chromium, headless, driven by chromedp, against
-// the page over a real store, Docker daemon and analytics emulator. Each
-// test saves screenshots under $TMPDIR/analytics-scanner-ui-shots/ and logs
-// their paths.
+// the real server (server.Run) with a real Docker daemon and the analytics
+// emulator. Each test saves screenshots in one directory per run:
+// $SCANNER_TEST_SCREENSHOTS when set (CI sets it and prints it), otherwise a
+// fresh temporary directory, whose path is printed on stderr when the first
+// screenshot is saved.
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +20,10 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // chromiumPath is Debian's chromium; CHROMIUM overrides it.
@@ -47,7 +45,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	path := chromiumPath()
 	_, err := exec.LookPath(path)
-	dockertest.RequireDependency(t, "chromium ("+path+")", err)
+	testenv.RequireDependency(t, "chromium ("+path+")", err)
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
@@ -70,7 +68,7 @@ func newBrowser(t *testing.T) *browser {
 	// The first call starts the browser, and lives as long as it: no
 	// timeout on it, but one on everything after.
 	if err := chromedp.Do(ctx); err != nil {
-		dockertest.RequireDependency(t, "a startable chromium", err)
+		testenv.RequireDependency(t, "a startable chromium", err)
 	}
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancelTimeout)
@@ -126,11 +124,25 @@ func (b *browser) seenDialogs() []string {
 	return append([]string(nil), b.dialogs...)
 }
 
+// shotsDir is this run's screenshot directory, made once.
+var shotsDir = sync.OnceValues(func() (string, error) {
+	dir := os.Getenv("SCANNER_TEST_SCREENSHOTS")
+	if dir != "" {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	dir, err := os.MkdirTemp("", "analytics-scanner-ui-shots-")
+	if err == nil {
+		// t.Log shows only under -v or on failure; this always shows.
+		fmt.Fprintf(os.Stderr, "browser test screenshots: %s\n", dir)
+	}
+	return dir, err
+})
+
 // screenshot saves the whole page as a PNG and logs where.
 func (b *browser) screenshot(t *testing.T, name string) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "analytics-scanner-ui-shots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := shotsDir()
+	if err != nil {
 		t.Errorf("screenshot dir: %v", err)
 		return ""
 	}
@@ -187,63 +199,10 @@ func labelled(t *testing.T, s *stack, prefix, gitURL, gitSHA, emails string) str
 	return name
 }
 
-// scanned submits a scan of image through the service and waits for its end.
-func scanned(t *testing.T, s *stack, image string) scan.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	rec, _, err := s.Svc.Submit(ctx, scan.Request{Image: image, ScanType: scan.ScanTypeRegister})
-	if err != nil {
-		t.Fatalf("submit %s: %v", image, err)
-	}
-	if rec, err = s.Svc.Wait(ctx, rec.ID); err != nil || !rec.Status.Final() {
-		t.Fatalf("scan of %s: %s, %v; want it final", image, rec.Status, err)
-	}
-	return rec
-}
-
-// buildWithLabels builds an image whose labels are set through the build
-// API rather than a Dockerfile: dockertest.BuildLabelled writes values with
-// json.Marshal, which turns "<" into a literal \u003c in the label, and
-// these labels must hold the characters themselves.
-func buildWithLabels(t *testing.T, s *stack, prefix string, labels map[string]string) string {
-	t.Helper()
-	name := dockertest.UniqueName(prefix) + ":1.0"
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	df := "FROM scratch\nENV UITEST=1\n"
-	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))}); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = tw.Write([]byte(df))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	resp, err := s.Daemon.Client.ImageBuild(ctx, &buf, build.ImageBuildOptions{
-		Tags: []string{name}, Labels: labels, Remove: true, ForceRemove: true, Version: build.BuilderV1,
-	})
-	if err != nil {
-		t.Fatalf("build %s: %v", name, err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if bytes.Contains(out, []byte(`"error"`)) {
-		t.Fatalf("build %s: %s", name, out)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = s.Daemon.Client.ImageRemove(ctx, name, image.RemoveOptions{PruneChildren: true})
-	})
-	return name
-}
-
 func rowSel(id string) string { return `tr[data-id="` + id + `"]` }
 
 func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
-	s := newStack(t, stackOptions{noStart: true})
+	s := newStack(t, stackOptions{held: true})
 	b := newBrowser(t)
 	image := labelled(t, s, "ui-submit", "https://github.com/example/ui-submit", "46e443d", "dev@example.org")
 
@@ -260,7 +219,7 @@ func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
 
 	// A marker on the window survives only if the page is not reloaded.
 	eval[bool](t, b, `window.__notReloaded = true`)
-	s.Start()
+	s.Release()
 	b.do(t, waitText(rowSel(id)+` .badge`, "succeeded"))
 	if !eval[bool](t, b, `window.__notReloaded === true`) {
 		t.Errorf("the page was reloaded; the row should have changed in place")
@@ -338,14 +297,9 @@ func TestBrowserFilterAndDetail(t *testing.T) {
 }
 
 func TestBrowserCancel(t *testing.T) {
-	s := newStack(t, stackOptions{noStart: true})
+	s := newStack(t, stackOptions{held: true})
 	b := newBrowser(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rec, _, err := s.Svc.Submit(ctx, scan.Request{Image: "example/never-run:1", ScanType: scan.ScanTypeRegister})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := s.submit(t, "example/never-run:1")
 	b.do(t,
 		chromedp.Navigate(s.URL+"/ui/scans/"+rec.ID),
 		waitText(`#status`, "queued"),
@@ -359,9 +313,8 @@ func TestBrowserCancel(t *testing.T) {
 		waitText(`#status`, "canceled"),
 	)
 	b.screenshot(t, "canceled")
-	got, err := s.Svc.Get(ctx, rec.ID)
-	if err != nil || got.Status != scan.StatusCanceled {
-		t.Errorf("the stored scan is %s (%v), want canceled", got.Status, err)
+	if got := s.get(t, rec.ID); got.Status != scan.StatusCanceled {
+		t.Errorf("the stored scan is %s, want canceled", got.Status)
 	}
 }
 
@@ -391,6 +344,11 @@ func TestBrowserSignIn(t *testing.T) {
 	if status := eval[int](t, b, `fetch('/ui/rows.json?first=1').then(r => r.status)`); status != 200 {
 		t.Errorf("rows.json with the session: %d, want 200", status)
 	}
+	// The session opens the page, not the JSON API: that still wants the
+	// bearer token.
+	if status := eval[int](t, b, `fetch('/scan').then(r => r.status)`); status != 401 {
+		t.Errorf("GET /scan with the page's session: %d, want 401", status)
+	}
 	b.screenshot(t, "signed-in")
 }
 
@@ -402,9 +360,7 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 		gitSHA = "<script>alert(1)</script>"
 		emails = `"><img src=x onerror=alert(2)>`
 	)
-	rec := scanned(t, s, buildWithLabels(t, s, "ui-evil", map[string]string{
-		scan.LabelGitURL: gitURL, scan.LabelGitSHA: gitSHA, scan.LabelEmailIDs: emails,
-	}))
+	rec := scanned(t, s, labelled(t, s, "ui-evil", gitURL, gitSHA, emails))
 
 	var mu sync.Mutex
 	navigations := 0
@@ -451,32 +407,25 @@ func TestBrowserHostileLabelsInert(t *testing.T) {
 // TestBrowserDetailAndListFollow: a detail page open on a queued scan shows
 // its result once it ends, and a list page says when newer scans exist.
 func TestBrowserDetailAndListFollow(t *testing.T) {
-	s := newStack(t, stackOptions{noStart: true})
+	s := newStack(t, stackOptions{held: true})
 	b := newBrowser(t)
 	image := labelled(t, s, "ui-follow", "https://github.com/example/ui-follow", "abc1234", "dev@example.org")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	first, _, err := s.Svc.Submit(ctx, scan.Request{Image: image, ScanType: scan.ScanTypeRegister})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := s.submit(t, image)
 
 	b.do(t, chromedp.Navigate(s.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS(rowSel(first.ID))))
 	if hidden := eval[bool](t, b, `document.getElementById('new-scans').hidden`); !hidden {
 		t.Errorf("the new-scans notice shows with nothing new")
 	}
-	second, _, err := s.Svc.Submit(ctx, scan.Request{Image: "example/other:2", ScanType: scan.ScanTypeRegister})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shown := eval[int](t, b, `document.querySelectorAll('#scans tbody tr').length`)
+	second := s.submit(t, "example/other:2")
 	b.do(t, chromedp.WaitVisible(chromedp.ID("new-scans")))
-	if n := eval[int](t, b, `document.querySelectorAll('#scans tbody tr').length`); n != 1 {
-		t.Errorf("%d rows before the reload, want the page as it was (1)", n)
+	if n := eval[int](t, b, `document.querySelectorAll('#scans tbody tr').length`); n != shown {
+		t.Errorf("%d rows before the reload, want the page as it was (%d)", n, shown)
 	}
 	b.do(t, chromedp.Click(chromedp.CSS(`#new-scans a`)), chromedp.WaitVisible(chromedp.CSS(rowSel(second.ID))))
 
 	b.do(t, chromedp.Navigate(s.URL+"/ui/scans/"+first.ID), waitText(`#status`, "queued"))
-	s.Start()
+	s.Release()
 	b.do(t, waitText(`#status`, "succeeded"), chromedp.WaitVisible(chromedp.CSS(`pre.result`)))
 	if result := get(t, b, chromedp.Text(chromedp.CSS(`pre.result`))); !strings.Contains(result, "ui-follow") {
 		t.Errorf("the result document after the scan ended: %q", result)

@@ -76,7 +76,7 @@ func (h *handler) buildChart(ctx context.Context, now time.Time) chart {
 		}
 		p, err := h.svc.List(ctx, scan.Filter{Limit: chartPageSize, Cursor: cursor})
 		if err != nil {
-			h.cfg.Log.Warn().Err(err).Msg("ui: chart: list")
+			h.logger(ctx).Warn().Err(err).Msg("ui: chart: list")
 			return chart{Unavailable: true}
 		}
 		older := false

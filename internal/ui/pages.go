@@ -68,7 +68,7 @@ func (h *handler) pageData(r *http.Request, title string) pageData {
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var b bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&b, "base", data); err != nil {
-		h.cfg.Log.Error().Err(err).Str("page", name).Msg("ui: render")
+		h.logger(r.Context()).Error().Err(err).Str("page", name).Msg("ui: render")
 		http.Error(w, "The page could not be shown; the service's log has the details.", http.StatusInternalServerError)
 		return
 	}
@@ -110,7 +110,7 @@ func statusOf(err error) int {
 
 func (h *handler) serviceError(w http.ResponseWriter, r *http.Request, err error) {
 	if scan.ErrorCode(err) == scan.EInternal {
-		h.cfg.Log.Error().Err(err).Str("path", r.URL.Path).Msg("ui: service call failed")
+		h.logger(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("ui: service call failed")
 	}
 	h.renderError(w, r, statusOf(err), plainError(err))
 }
@@ -272,7 +272,7 @@ func (h *handler) rowsJSON(w http.ResponseWriter, r *http.Request) {
 func (h *handler) jsonServiceError(w http.ResponseWriter, r *http.Request, err error) {
 	code := scan.ErrorCode(err)
 	if code == scan.EInternal {
-		h.cfg.Log.Error().Err(err).Str("path", r.URL.Path).Msg("ui: service call failed")
+		h.logger(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("ui: service call failed")
 	}
 	writeJSONError(w, statusOf(err), code, plainError(err))
 }
@@ -321,7 +321,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	rec, created, err := h.svc.Submit(ctx, scan.Request{Image: form.Image, ScanType: form.ScanType})
 	if err != nil {
 		if scan.ErrorCode(err) == scan.EInternal {
-			h.cfg.Log.Error().Err(err).Msg("ui: submit failed")
+			h.logger(r.Context()).Error().Err(err).Msg("ui: submit failed")
 		}
 		form.Problem = plainError(err)
 		h.renderList(w, r, statusOf(err), form)

@@ -1,85 +1,184 @@
 package ui_test
 
-// The one place where the browser tests meet the service's implementation:
-// the store (internal/store; internal/queue after the design refactor), the
-// real Docker daemon as the label source, and the analytics emulator as
-// the server. Renaming the store package is a change to this file alone.
+// The one place where the browser tests meet the service: the real server
+// (server.Run, the program behind cmd/server) on a free port, with its
+// queue on SQLite, the real Docker daemon as the label source and the
+// analytics emulator as the analytics server. The tests reach scans only
+// through the server's JSON API, checked against openapi.yaml.
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
-	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
+	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
-	"github.com/centos-pipeline/analytics-scanner/internal/store"
-	"github.com/centos-pipeline/analytics-scanner/internal/ui"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
 
-// stack is the page over a real store, daemon and analytics server.
+// stack is the real server with a real daemon and analytics server.
 type stack struct {
-	URL    string
+	URL    string // the server's base URL, http://127.0.0.1:port
 	Daemon *dockertest.Daemon
-	Emu    *emulator.Server
-	Svc    scan.Service
-	// Start starts the store's workers; until then scans stay queued.
-	Start func()
+	API    *apitest.Client
+	gate   *gate
 }
 
 type stackOptions struct {
 	apiToken string
-	noStart  bool // keep the workers stopped, so that scans stay queued
+	// held gives the server one worker and holds it on a first scan whose
+	// registration waits at a gate, so that later scans stay queued until
+	// Release.
+	held bool
 }
+
+// startTimeout bounds the server's start-up, migrations included.
+const startTimeout = 30 * time.Second
 
 func newStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	d := dockertest.New(t)
-	source, err := docker.New()
-	if err != nil {
-		t.Fatalf("docker source: %v", err)
+	g := &gate{open: make(chan struct{}), arrived: make(chan struct{}, 64)}
+	if !opts.held {
+		g.release()
 	}
-	t.Cleanup(func() { _ = source.Close() })
-	emu := emulator.New(emulator.Config{})
-	emuSrv := httptest.NewServer(emu)
-	t.Cleanup(emuSrv.Close)
-	scannerFor := func(string) (*scan.Scanner, error) {
-		client, err := analytics.New(analytics.Config{ServerURL: emuSrv.URL, Timeout: 10 * time.Second})
-		if err != nil {
-			return nil, err
-		}
-		return &scan.Scanner{Source: source, Analytics: client}, nil
+	peer := httptest.NewServer(g.wrap(emulator.New(emulator.Config{})))
+	t.Cleanup(peer.Close)
+
+	workers := 2
+	if opts.held {
+		workers = 1
 	}
-	st, err := store.Open(context.Background(), store.Config{
-		DataDir: t.TempDir(), Workers: 2, MaxAttempts: 3,
-		RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, JobTimeout: 20 * time.Second,
-		MaintenanceInterval: time.Hour, ScannerFor: scannerFor, Log: zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
+	cfg := server.Config{
+		Addr: "127.0.0.1:0", DataDir: t.TempDir(),
+		AnalyticsURL: peer.URL + "/api/v1", AnalyticsTimeout: time.Minute,
+		Workers: workers, MaxAttempts: 3, RetryBase: 100 * time.Millisecond, RetryMax: time.Second,
+		JobTimeout: 2 * time.Minute, Retention: time.Hour, MaxQueueDepth: 100, MaxWait: time.Minute,
+		APIToken: opts.apiToken, ShutdownTimeout: 10 * time.Second, LogLevel: "info",
 	}
+	logs := &logtest.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Run(ctx, cfg, logs) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := st.Stop(ctx); err != nil {
-			t.Errorf("store.Stop: %v", err)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("the server: %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout + 10*time.Second):
+			t.Errorf("the server did not stop within %s of the cancel", cfg.ShutdownTimeout+10*time.Second)
 		}
-		_ = st.Close()
 	})
-	start := func() {
-		if err := st.Start(context.Background()); err != nil {
-			t.Fatalf("store.Start: %v", err)
+	// Registered after the server's stop, so it runs before it: a held
+	// registration is let go rather than cut off by the shutdown.
+	t.Cleanup(g.release)
+
+	s := &stack{URL: "http://" + listenAddr(t, logs, done), Daemon: d, gate: g}
+	s.API = apitest.NewClient(t, s.URL, opts.apiToken)
+	if opts.held {
+		blocker := labelled(t, s, "ui-blocker", "https://github.com/example/ui-blocker", "b10c4e5", "dev@example.org")
+		s.submit(t, blocker)
+		select {
+		case <-g.arrived:
+		case <-time.After(time.Minute):
+			t.Fatal("the first scan's registration never reached the analytics server")
 		}
 	}
-	if !opts.noStart {
-		start()
+	return s
+}
+
+// listenAddr waits for the server's "listening" log line and returns its
+// address; the server ending first fails the test.
+func listenAddr(t *testing.T, logs *logtest.Buffer, done <-chan error) string {
+	t.Helper()
+	deadline := time.After(startTimeout)
+	for {
+		for _, line := range logs.Lines(t) {
+			if addr, ok := line["addr"].(string); ok && line["message"] == "listening" {
+				return addr
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the server ended before listening: %v\n%s", err, logs.String())
+		case <-deadline:
+			t.Fatalf("no listening line in the log after %s:\n%s", startTimeout, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	srv := httptest.NewServer(ui.New(ui.Config{APIToken: opts.apiToken}, st))
-	t.Cleanup(srv.Close)
-	return &stack{URL: srv.URL, Daemon: d, Emu: emu, Svc: st, Start: start}
+}
+
+// Release lets held registrations through: the worker frees up and the
+// queued scans run.
+func (s *stack) Release() { s.gate.release() }
+
+// gate holds register requests to the analytics server until it opens.
+type gate struct {
+	open    chan struct{}
+	once    sync.Once
+	arrived chan struct{} // one token per register request that arrived
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/register") {
+			select {
+			case g.arrived <- struct{}{}:
+			default:
+			}
+			select {
+			case <-g.open:
+			case <-r.Context().Done():
+				return // the scanner gave up (its timeout, or shutdown)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// submit queues a scan of image through the API and returns its record.
+func (s *stack) submit(t *testing.T, image string) scan.Record {
+	t.Helper()
+	r := s.API.PostJSON("/scan", map[string]string{"image": image})
+	if r.StatusCode != http.StatusAccepted && r.StatusCode != http.StatusOK {
+		t.Fatalf("POST /scan %s: %d %s", image, r.StatusCode, r.Body)
+	}
+	var rec scan.Record
+	r.JSON(t, &rec)
+	return rec
+}
+
+// get returns the record of scan id through the API.
+func (s *stack) get(t *testing.T, id string) scan.Record {
+	t.Helper()
+	r := s.API.Get("/scan/" + id)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("GET /scan/%s: %d %s", id, r.StatusCode, r.Body)
+	}
+	var rec scan.Record
+	r.JSON(t, &rec)
+	return rec
+}
+
+// scanned submits a scan of image and waits for its end.
+func scanned(t *testing.T, s *stack, image string) scan.Record {
+	t.Helper()
+	r := s.API.PostJSON("/scan?wait=60s", map[string]string{"image": image})
+	var rec scan.Record
+	if err := json.Unmarshal(r.Body, &rec); err != nil || r.StatusCode != http.StatusOK || !rec.Status.Final() {
+		t.Fatalf("scan of %s: %d %s; want it final", image, r.StatusCode, r.Body)
+	}
+	return rec
 }

@@ -53,7 +53,9 @@ type Config struct {
 	// SessionLifetime is how long a sign-in lasts; zero means
 	// DefaultSessionLifetime.
 	SessionLifetime time.Duration
-	// Log receives internal errors; its zero value discards them.
+	// Log receives internal errors of requests that carry no logger of
+	// their own (the API's middleware gives each one with its request id);
+	// its zero value discards them.
 	Log zerolog.Logger
 	// Now is the page's clock; nil means time.Now.
 	Now func() time.Time
@@ -163,6 +165,15 @@ func redirectTo(path string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, path, http.StatusFound)
 	}
+}
+
+// logger is the request's logger when the server gave it one (the API's
+// middleware does, with the request's id), the configured one otherwise.
+func (h *handler) logger(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	return &h.cfg.Log
 }
 
 // call bounds one service call with the configured timeout.
