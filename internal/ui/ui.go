@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,8 +43,8 @@ type Config struct {
 	// APIToken, when set, must be given once on the sign-in page; the page
 	// then keeps a session cookie derived from it (never the token itself).
 	APIToken string
-	// ScanTypes are offered by the submit form; empty means just
-	// scan.ScanTypeRegister.
+	// ScanTypes are offered by the submit form, the first preselected;
+	// empty means every type the service runs, scan.ScanTypes.
 	ScanTypes []string
 	// PageSize is how many scans a list page shows; zero means
 	// DefaultPageSize.
@@ -91,7 +92,7 @@ func New(cfg Config, svc scan.Service) http.Handler {
 		cfg.SessionLifetime = DefaultSessionLifetime
 	}
 	if len(cfg.ScanTypes) == 0 {
-		cfg.ScanTypes = []string{scan.ScanTypeRegister}
+		cfg.ScanTypes = slices.Clone(scan.ScanTypes)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

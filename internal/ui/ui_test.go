@@ -239,6 +239,17 @@ func TestListFilters(t *testing.T) {
 	if !strings.Contains(r.body, `<option value="failed" selected>`) || !strings.Contains(r.body, `value="team/app:1"`) {
 		t.Errorf("the filter form does not show the filters in use")
 	}
+	// The submit form offers every scan type the service runs, the
+	// default first and preselected.
+	for i, typ := range scan.ScanTypes {
+		want := `<option value="` + typ + `">`
+		if i == 0 {
+			want = `<option value="` + typ + `" selected>`
+		}
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the submit form lacks %s", want)
+		}
+	}
 	next := `href="/ui/?cursor=c1&amp;image=team%2Fapp%3A1&amp;status=failed"`
 	if !strings.Contains(r.body, next) {
 		t.Fatalf("no link to the next page keeping the filters (%s)", next)
@@ -296,7 +307,7 @@ func TestSubmit(t *testing.T) {
 	}{
 		{"no image", "", "register", http.StatusBadRequest, "Enter an image"},
 		{"bad reference", "UPPER/Case:tag", "register", http.StatusBadRequest, "neither an image reference nor an image id"},
-		{"unknown type", "team/app:1", "report", http.StatusBadRequest, "Scan type &#34;report&#34; is not offered"},
+		{"unknown type", "team/app:1", "inventory", http.StatusBadRequest, "Scan type &#34;inventory&#34; is not offered"},
 		{"queue full", "busy:1", "register", http.StatusTooManyRequests, "The queue is full right now"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
