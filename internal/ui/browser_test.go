@@ -221,6 +221,9 @@ func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
 	eval[bool](t, b, `window.__notReloaded = true`)
 	s.Release()
 	b.do(t, waitText(rowSel(id)+` .badge`, "succeeded"))
+	// The chart follows too: both scans (the one holding the worker, and
+	// this one) are counted as succeeded, none as pending.
+	b.do(t, waitText(`#chart .legend`, "succeeded 2"), waitText(`#chart .legend`, "not finished 0"))
 	if !eval[bool](t, b, `window.__notReloaded === true`) {
 		t.Errorf("the page was reloaded; the row should have changed in place")
 	}

@@ -193,6 +193,22 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	h.render(w, r, status, "list", d)
 }
 
+// chartFragment is the chart alone: the list page's script asks for it
+// when scans end, so the chart keeps up with the rows without a reload.
+func (h *handler) chartFragment(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := h.call(r)
+	defer cancel()
+	var b bytes.Buffer
+	if err := h.pages["list"].ExecuteTemplate(&b, "chart", h.buildChart(ctx, h.cfg.Now())); err != nil {
+		h.logger(r.Context()).Error().Err(err).Msg("ui: render the chart")
+		http.Error(w, "The chart could not be drawn.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b.Bytes())
+}
+
 // listURL is a list page's address with its filters.
 func listURL(status, image, cursor string) string {
 	v := url.Values{}

@@ -71,14 +71,16 @@ func secure(r *http.Request) bool {
 
 // signedIn lets a request through when no token is configured or when it
 // carries a valid session; otherwise pages go to the sign-in page and the
-// JSON poll answers 401.
+// script's requests (rows, chart) answer 401.
 func (h *handler) signedIn(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.sessionKey == nil || h.validSession(r) {
 			next(w, r)
 			return
 		}
-		if r.URL.Path == "/ui/rows.json" {
+		if r.URL.Path == "/ui/rows.json" || r.URL.Path == "/ui/chart" {
+			// The script's requests: a redirect to the sign-in page would
+			// hand it a page to show as rows or as the chart.
 			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "sign in again: the session is missing or has expired")
 			return
 		}

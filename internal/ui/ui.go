@@ -117,6 +117,7 @@ func (h *handler) routes() {
 
 	mux.Handle("GET /ui/{$}", h.signedIn(h.listPage))
 	mux.Handle("GET /ui/rows.json", h.signedIn(h.rowsJSON))
+	mux.Handle("GET /ui/chart", h.signedIn(h.chartFragment))
 	mux.Handle("POST /ui/scans", h.signedIn(h.submit))
 	mux.Handle("GET /ui/scans/{id}", h.signedIn(h.detailPage))
 	mux.Handle("GET /ui/scans/{id}/delete", h.signedIn(h.confirmDeletePage))

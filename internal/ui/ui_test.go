@@ -536,6 +536,9 @@ func TestSignIn(t *testing.T) {
 	if !strings.Contains(r.body, `{"error":{"code":"unauthorized"`) {
 		t.Errorf("rows.json without a session: %s", r.body)
 	}
+	if r := c.get("/ui/chart"); r.StatusCode != http.StatusUnauthorized || strings.Contains(r.body, "<svg") {
+		t.Errorf("the chart without a session: %d %s, want 401 and no chart", r.StatusCode, r.body)
+	}
 	if r := c.post("/ui/scans", url.Values{"image": {"a:1"}}); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/ui/signin") {
 		t.Errorf("a submit without a session: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}
@@ -656,5 +659,14 @@ func TestChart(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("the chart lacks %q", want)
 		}
+	}
+
+	// The chart alone, which the script fetches to redraw it as scans end:
+	// the same counts, without the page around them.
+	frag := c.get("/ui/chart")
+	wantStatus(t, frag, http.StatusOK)
+	if !strings.Contains(frag.body, "4 scans: 2 succeeded, 1 failed, 0 canceled, 1 not finished.") ||
+		strings.Contains(frag.body, "<html") || frag.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("GET /ui/chart: %q (Cache-Control %q), want the chart alone, not cached", frag.body, frag.Header.Get("Cache-Control"))
 	}
 }

@@ -1,9 +1,15 @@
-// analytics-scanner page: local times, ages, and live rows. Everything it
-// writes into the page goes through textContent, never HTML.
+// analytics-scanner page: local times, ages, live rows and a fresh chart.
+// Everything it writes into the page goes through textContent, never HTML,
+// but for the chart: that is the server's own template output, escaped as
+// the page is, and parsed inert (DOMParser runs no script).
 (function () {
   'use strict';
 
   var POLL_MS = 2000;
+  // The chart is redrawn when a row changes status, and at least this
+  // often while the list is polled (scans not on this page count too).
+  var CHART_MS = 30000;
+  var chartAsked = Date.now();
 
   function localTimes(root) {
     root.querySelectorAll('time[data-local]').forEach(function (el) {
@@ -67,6 +73,20 @@
       void tr.offsetWidth; // restart the highlight
       tr.classList.add('changed');
     }
+    return changed;
+  }
+
+  function refreshChart() {
+    var box = document.getElementById('chart');
+    if (!box) { return Promise.resolve(); }
+    chartAsked = Date.now();
+    return fetch('/ui/chart', { credentials: 'same-origin' }).then(function (resp) {
+      if (!resp.ok) { return; } // the rows' poll reports what is wrong
+      return resp.text().then(function (html) {
+        var doc = new DOMParser().parseFromString(html, 'text/html');
+        box.replaceChildren.apply(box, Array.from(doc.body.childNodes));
+      });
+    });
   }
 
   function showProblem(text) {
@@ -103,10 +123,12 @@
     if (!params.has('id') && !first) { return Promise.resolve(); }
     return fetchRows(params).then(function (body) {
       showProblem('');
+      var changed = false;
       (body.rows || []).forEach(function (r) {
         var tr = document.getElementById('scan-' + r.id);
-        if (tr) { updateRow(tr, r); }
+        if (tr && updateRow(tr, r)) { changed = true; }
       });
+      if (changed || Date.now() - chartAsked > CHART_MS) { refreshChart().catch(function () {}); }
       var top = table.querySelector('tbody tr');
       var note = document.getElementById('new-scans');
       if (note && body.newest && top && body.newest !== top.getAttribute('data-id') && !document.getElementById('scan-' + body.newest)) {
