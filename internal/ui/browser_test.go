@@ -10,6 +10,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,7 +323,8 @@ func TestBrowserCancel(t *testing.T) {
 }
 
 func TestBrowserSignIn(t *testing.T) {
-	const token = "browser-test-token-7f3a"
+	token := "ui-token-" + testenv.RandomHex(12)
+	wrong := "not-the-token-" + testenv.RandomHex(12)
 	s := newStack(t, stackOptions{apiToken: token})
 	b := newBrowser(t)
 	b.do(t, chromedp.Navigate(s.URL+"/ui/"), chromedp.WaitVisible(chromedp.ID("token")))
@@ -330,7 +332,7 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Errorf("without a session the page is at %s, want the sign-in page", loc)
 	}
 	b.do(t,
-		chromedp.SendKeys(chromedp.ID("token"), "not-the-token\r"),
+		chromedp.SendKeys(chromedp.ID("token"), wrong+"\r"),
 		waitText(`.problem`, "not the service's API token"),
 	)
 	if status := eval[int](t, b, `fetch('/ui/rows.json').then(r => r.status)`); status != 401 {
@@ -353,6 +355,13 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Errorf("GET /scan with the page's session: %d, want 401", status)
 	}
 	b.screenshot(t, "signed-in")
+	// Neither the token nor the wrong guess reaches the server's log.
+	s.Logs.WaitFor(t, "the access log of the sign-in", func(l map[string]any) bool {
+		return l["path"] == "/ui/signin" && l["status"] == float64(http.StatusSeeOther)
+	})
+	if logs := s.Logs.String(); strings.Contains(logs, token) || strings.Contains(logs, wrong) {
+		t.Errorf("the server's log holds a token that was typed into the sign-in page")
+	}
 }
 
 func TestBrowserHostileLabelsInert(t *testing.T) {

@@ -29,7 +29,9 @@ type stack struct {
 	URL    string // the server's base URL, http://127.0.0.1:port
 	Daemon *dockertest.Daemon
 	API    *apitest.Client
-	gate   *gate
+	// Logs is everything the server logged.
+	Logs *logtest.Buffer
+	gate *gate
 }
 
 type stackOptions struct {
@@ -83,7 +85,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	// registration is let go rather than cut off by the shutdown.
 	t.Cleanup(g.release)
 
-	s := &stack{URL: "http://" + listenAddr(t, logs, done), Daemon: d, gate: g}
+	s := &stack{URL: "http://" + listenAddr(t, logs, done), Daemon: d, Logs: logs, gate: g}
 	s.API = apitest.NewClient(t, s.URL, opts.apiToken)
 	if opts.held {
 		blocker := labelled(t, s, "ui-blocker", "https://github.com/example/ui-blocker", "b10c4e5", "dev@example.org")
