@@ -70,8 +70,8 @@ write_config() {
 			version: 0.1
 			log:
 			  # warn, not info: at info the registry logs each endpoint with its
-  # headers, the bearer token included.
-  level: warn
+			  # headers, the bearer token included.
+			  level: warn
 			  fields: {service: registry}
 			storage:
 			  filesystem: {rootdirectory: $(yaml_quote "$state_dir/data")}
