@@ -83,7 +83,7 @@ func (tr *testRegistry) resetLog() {
 
 // image returns an image with labels and one random layer, so that a test
 // can tell a layer fetch from the config fetch.
-func testImage(t *testing.T, labels map[string]string, annotations map[string]string) v1.Image {
+func testImage(t testing.TB, labels map[string]string, annotations map[string]string) v1.Image {
 	t.Helper()
 	layer, err := random.Layer(512, types.DockerLayer)
 	if err != nil {
@@ -110,7 +110,7 @@ func testImage(t *testing.T, labels map[string]string, annotations map[string]st
 	return img
 }
 
-func (tr *testRegistry) push(t *testing.T, ref string, img v1.Image) name.Reference {
+func (tr *testRegistry) push(t testing.TB, ref string, img v1.Image) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(tr.host + "/" + ref)
 	if err != nil {
@@ -122,7 +122,7 @@ func (tr *testRegistry) push(t *testing.T, ref string, img v1.Image) name.Refere
 	return r
 }
 
-func (tr *testRegistry) pushIndex(t *testing.T, ref string, idx v1.ImageIndex) name.Reference {
+func (tr *testRegistry) pushIndex(t testing.TB, ref string, idx v1.ImageIndex) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(tr.host + "/" + ref)
 	if err != nil {
@@ -147,7 +147,7 @@ func newSource(t *testing.T, opts Options) *Source {
 	return s
 }
 
-func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
+func digestOf(t testing.TB, d interface{ Digest() (v1.Hash, error) }) string {
 	t.Helper()
 	h, err := d.Digest()
 	if err != nil {
@@ -156,7 +156,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 	return h.String()
 }
 
-func configDigest(t *testing.T, img v1.Image) string {
+func configDigest(t testing.TB, img v1.Image) string {
 	t.Helper()
 	h, err := img.ConfigName()
 	if err != nil {

@@ -1,0 +1,257 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+)
+
+const registryBinary = "/usr/bin/docker-registry"
+
+// startRealRegistry runs Debian's docker-registry (distribution 2.8) on a
+// free loopback port for the test and returns its host:port. Without the
+// binary the test skips by hand and fails in CI.
+func startRealRegistry(tb testing.TB) string {
+	tb.Helper()
+	_, err := os.Stat(registryBinary)
+	dockertest.RequireDependency(tb, "docker-registry ("+registryBinary+", Debian package docker-registry)", err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := tb.TempDir()
+	cfg := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: %q}, maintenance: {uploadpurging: {enabled: false}}}\nhttp: {addr: %q}\n",
+		filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(registryBinary, "serve", filepath.Join(dir, "config.yml"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+			tb.Fatalf("docker-registry did not answer on %s: %v\n%s", addr, err, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pushFromDaemon builds a labelled image on the real daemon, pushes it to
+// the registry at host and returns its name, its id and the manifest digest
+// the daemon reports.
+func pushFromDaemon(t *testing.T, host string, labels map[string]string) (ref, id, digest string) {
+	t.Helper()
+	d := dockertest.New(t)
+	ref = host + "/" + dockertest.UniqueName("scanner-registry-test") + ":1"
+	id = d.BuildLabelled(t, ref, labels)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The daemon wants some auth header even for a registry without auth.
+	rc, err := d.Client.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
+	if err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var msg struct {
+			Error string `json:"error"`
+			Aux   struct {
+				Digest string `json:"Digest"`
+			} `json:"aux"`
+		}
+		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("push %s: %v", ref, err)
+		}
+		if msg.Error != "" {
+			t.Fatalf("push %s: %s", ref, msg.Error)
+		}
+		if msg.Aux.Digest != "" {
+			digest = msg.Aux.Digest
+		}
+	}
+	if digest == "" {
+		t.Fatalf("push %s reported no digest", ref)
+	}
+	return ref, id, digest
+}
+
+func TestRealRegistryDaemonPush(t *testing.T) {
+	host := startRealRegistry(t)
+	labels := map[string]string{
+		scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org",
+		scan.KeyOCISource: "https://github.com/acme/app",
+	}
+	ref, id, digest := pushFromDaemon(t, host, labels)
+	s := newSource(t, Options{})
+	for _, r := range []string{ref, strings.TrimSuffix(ref, ":1") + "@" + digest} {
+		got, err := s.InspectDetails(context.Background(), r)
+		if err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		// The registry's config digest is the daemon's image id: the same
+		// image, whichever source reads it.
+		if got.ID != id || !maps.Equal(got.Labels, labels) || got.Origin.Digest != digest ||
+			got.Origin.MediaType != string(types.DockerManifestSchema2) {
+			t.Errorf("%s: got id %s labels %v origin %+v; want id %s labels %v digest %s", r, got.ID, got.Labels, got.Origin, id, labels, digest)
+		}
+	}
+	_, err := s.Inspect(context.Background(), host+"/no/such:1")
+	if !errors.Is(err, scan.ErrImageNotFound) {
+		t.Errorf("missing repository: %v, want ErrImageNotFound", err)
+	}
+}
+
+func TestRealRegistryIndex(t *testing.T) {
+	host := startRealRegistry(t)
+	reg := &testRegistry{host: host}
+	amd := testImage(t, map[string]string{"arch": "amd64"}, map[string]string{scan.KeyOCIRevision: "abc"})
+	arm := testImage(t, map[string]string{"arch": "arm64"}, nil)
+	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+	), types.OCIImageIndex)
+	ref := reg.pushIndex(t, "team/multi:1", idx)
+	got, err := newSource(t, Options{}).InspectDetails(context.Background(), ref.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != configDigest(t, amd) || got.Labels["arch"] != "amd64" || got.Labels[scan.KeyOCIRevision] != "abc" ||
+		got.Origin.Platform != "linux/amd64" || got.Origin.Digest != digestOf(t, idx) || got.Origin.ManifestDigest != digestOf(t, amd) {
+		t.Errorf("got %+v", got)
+	}
+}
+
+// The raw manifest+config fetch rate and the LabelSource's rate on the
+// same registry, 8 at a time. By hand:
+//
+//	go test -run XXX -bench RealRegistry -benchtime 5s ./internal/registry/
+func BenchmarkRealRegistryRawFetch(b *testing.B) {
+	host := startRealRegistry(b)
+	repo, cfgDigest, mDigest := benchImage(b, host)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	get := func(url, accept string) error {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %d", url, resp.StatusCode)
+		}
+		return nil
+	}
+	runParallel8(b, func() error {
+		if err := get("http://"+host+"/v2/"+repo+"/manifests/"+mDigest, string(types.DockerManifestSchema2)); err != nil {
+			return err
+		}
+		return get("http://"+host+"/v2/"+repo+"/blobs/"+cfgDigest, "")
+	})
+}
+
+func BenchmarkRealRegistryInspect(b *testing.B) {
+	host := startRealRegistry(b)
+	repo, cfgDigest, mDigest := benchImage(b, host)
+	s, err := New(Options{Keychain: authn.NewMultiKeychain()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := host + "/" + repo + "@" + mDigest
+	runParallel8(b, func() error {
+		img, err := s.Inspect(context.Background(), ref)
+		if err == nil && img.ID != cfgDigest {
+			err = fmt.Errorf("id %s, want %s", img.ID, cfgDigest)
+		}
+		return err
+	})
+}
+
+// benchImage pushes one labelled image with a layer and returns its
+// repository, config digest and manifest digest.
+func benchImage(b *testing.B, host string) (repo, cfgDigest, mDigest string) {
+	img := testImage(b, map[string]string{scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org"}, nil)
+	r := (&testRegistry{host: host}).push(b, "bench/app:1", img)
+	return r.Context().RepositoryStr(), configDigest(b, img), digestOf(b, img)
+}
+
+// runParallel8 runs op b.N times from 8 goroutines and reports ops/s.
+func runParallel8(b *testing.B, op func() error) {
+	var failed atomic.Value
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+}
