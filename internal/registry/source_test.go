@@ -426,6 +426,28 @@ func TestInspectRefusedCredentials(t *testing.T) {
 			t.Fatalf("Inspect = %+v, %v", got, err)
 		}
 	})
+	t.Run("right password from REGISTRY_AUTH_FILE through the default keychain", func(t *testing.T) {
+		// ggcr reads REGISTRY_AUTH_FILE (podman's) only when there is no
+		// docker config at all: HOME and DOCKER_CONFIG point nowhere.
+		home := t.TempDir()
+		t.Setenv("HOME", home)
+		t.Setenv("DOCKER_CONFIG", "")
+		t.Setenv("XDG_RUNTIME_DIR", "")
+		t.Setenv("XDG_CONFIG_HOME", "")
+		auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		file := filepath.Join(t.TempDir(), "auth.json")
+		if err := os.WriteFile(file, []byte(fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.host, auth)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("REGISTRY_AUTH_FILE", file)
+		s, err := New(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Inspect(context.Background(), ref.String()); err != nil {
+			t.Fatalf("Inspect: %v", err)
+		}
+	})
 	t.Run("403", func(t *testing.T) {
 		reg.setFront(func(w http.ResponseWriter, r *http.Request) bool {
 			if strings.Contains(r.URL.Path, "/manifests/") {
