@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -254,4 +257,75 @@ func runParallel8(b *testing.B, op func() error) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+}
+
+// A `docker save` archive from the real daemon reads like the daemon's own
+// inspect: same id, same labels, same tags.
+func TestRealDockerSaveArchive(t *testing.T) {
+	d := dockertest.New(t)
+	tag := dockertest.UniqueName("scanner-archive-test") + ":1"
+	labels := map[string]string{scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org"}
+	// docker save refuses an image without a layer ("empty export"): the
+	// image gets one small file.
+	var ctxTar bytes.Buffer
+	tw := tar.NewWriter(&ctxTar)
+	for _, f := range []struct{ name, body string }{
+		{"Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n" +
+			fmt.Sprintf("LABEL %q=%q %q=%q %q=%q\n", scan.LabelGitURL, labels[scan.LabelGitURL], scan.LabelGitSHA, labels[scan.LabelGitSHA], scan.LabelEmailIDs, labels[scan.LabelEmailIDs])},
+		{"hello.txt", "hello\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := d.Client.ImageBuild(ctx, &ctxTar, build.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(out, []byte(`"error"`)) {
+		t.Fatalf("build: %s", out)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = d.Client.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true})
+	})
+	inspected, err := d.Client.ImageInspect(ctx, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := d.Client.ImageSave(ctx, []string{tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "saved.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(f, rc)
+	rc.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ArchiveSource{}.Inspect(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != inspected.ID || !maps.Equal(got.Labels, labels) || len(got.Names) != 1 || got.Names[0] != tag {
+		t.Errorf("archive gives %+v; the daemon says id %s, tag %s, labels %v", got, inspected.ID, tag, labels)
+	}
 }
