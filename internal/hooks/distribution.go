@@ -61,8 +61,8 @@ type distributionEvent struct {
 }
 
 // ParseDistribution reads a registry notification envelope. Only "push"
-// events whose target is a manifest or an index (ManifestMediaTypes) become
-// pushes; the reference is built from the registry host (opts.Host, else the
+// events whose target is a manifest or an index (ManifestMediaTypes) and,
+// unless opts.IncludeUntagged, that name a tag become pushes; the reference is built from the registry host (opts.Host, else the
 // event's request.host, else its target URL's host), the repository and the
 // digest, and the tag is kept as the Name. Any malformed event makes the
 // whole envelope an error (ErrMalformed), so that nothing of it is acted on.
@@ -85,6 +85,10 @@ func ParseDistribution(body []byte, opts Options) (Result, error) {
 	var c collector
 	for i, e := range events {
 		if e.Action != "push" || !isManifest(e.Target.MediaType) {
+			c.res.Ignored++
+			continue
+		}
+		if e.Target.Tag == "" && !opts.IncludeUntagged {
 			c.res.Ignored++
 			continue
 		}

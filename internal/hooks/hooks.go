@@ -56,6 +56,14 @@ type Options struct {
 	// "localhost:5000"); a scanner in another container may know the
 	// registry by another name ("registry:5000").
 	Host string
+	// IncludeUntagged makes a registry's push of a manifest without a tag
+	// a scan too. By default it is ignored: an untagged manifest push is,
+	// nearly always, a platform entry of an index that the client (docker
+	// buildx, crane, go-containerregistry) pushes by digest right before
+	// the index itself, under a tag; scanning the entries as well would
+	// register the same source once per platform. Harbor reports only the
+	// top-level artifact, so its parser does not look at this.
+	IncludeUntagged bool
 }
 
 // collector gathers pushes, deduplicating by Ref.

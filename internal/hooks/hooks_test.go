@@ -3,6 +3,7 @@ package hooks
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,7 @@ func readTestdata(t *testing.T, file string) []byte {
 
 const (
 	capturedDigest = "sha256:7ad26f6cdecca067707701969ceb25df1a1b6b4045e72f955df7b5ec12f57912"
+	capturedIndex  = "sha256:1758a080bfc514de98b1afbe3383e94fe53ac28aaa514ee04f7c7a0cd349cad3"
 	d1             = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	d2             = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 )
@@ -48,14 +50,29 @@ func TestParseDistributionTestdata(t *testing.T) {
 		{file: "distribution-3-envelope.json", want: Result{
 			Pushes: []Push{
 				{Ref: "registry.example.org/team/multi@" + d1, Name: "registry.example.org/team/multi:v2", Digest: d1},
-				{Ref: "registry.example.org/team/multi@" + d2, Digest: d2},
 			},
-			Ignored:    3, // config blob push, pull, delete
+			Ignored:    4, // the untagged platform entry, config blob push, pull, delete
 			Duplicates: 1, // the index again as :latest
 		}},
+		{file: "distribution-3-envelope.json", opts: Options{IncludeUntagged: true}, want: Result{
+			Pushes: []Push{
+				{Ref: "registry.example.org/team/multi@" + d1, Name: "registry.example.org/team/multi:v2", Digest: d1},
+				{Ref: "registry.example.org/team/multi@" + d2, Digest: d2},
+			},
+			Ignored:    3,
+			Duplicates: 1,
+		}},
+		// A multi-platform push by go-containerregistry: each platform's
+		// manifest by digest, then the index under its tag.
+		{file: "distribution-2.8-index-child-push.json", want: Result{Ignored: 1}},
+		{file: "distribution-2.8-index-push.json", want: Result{Pushes: []Push{{
+			Ref:    "127.0.0.1:5055/team/multi@" + capturedIndex,
+			Name:   "127.0.0.1:5055/team/multi:v2",
+			Digest: capturedIndex,
+		}}}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.file+tc.opts.Host, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %+v", tc.file, tc.opts), func(t *testing.T) {
 			got, err := ParseDistribution(readTestdata(t, tc.file), tc.opts)
 			if err != nil {
 				t.Fatal(err)
@@ -107,8 +124,7 @@ func TestParseDistributionEvents(t *testing.T) {
 		{"manifest list", func(e map[string]any) {
 			target(e)["mediaType"] = "application/vnd.docker.distribution.manifest.list.v2+json"
 		}, Result{Pushes: []Push{{Ref: "reg.example:5000/team/app@" + d1, Name: "reg.example:5000/team/app:1", Digest: d1}}}},
-		{"by digest: no name", func(e map[string]any) { delete(target(e), "tag") },
-			Result{Pushes: []Push{{Ref: "reg.example:5000/team/app@" + d1, Digest: d1}}}},
+		{"untagged ignored", func(e map[string]any) { delete(target(e), "tag") }, Result{Ignored: 1}},
 		{"invalid tag: no name", func(e map[string]any) { target(e)["tag"] = "-bad" },
 			Result{Pushes: []Push{{Ref: "reg.example:5000/team/app@" + d1, Digest: d1}}}},
 		{"pull ignored", func(e map[string]any) { e["action"] = "pull" }, Result{Ignored: 1}},
@@ -135,6 +151,13 @@ func TestParseDistributionEvents(t *testing.T) {
 			}
 		})
 	}
+	t.Run("untagged included on request: no name", func(t *testing.T) {
+		got, err := ParseDistribution(envelope(t, func(e map[string]any) { delete(target(e), "tag") }), Options{IncludeUntagged: true})
+		want := Result{Pushes: []Push{{Ref: "reg.example:5000/team/app@" + d1, Digest: d1}}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
 
 	bad := []struct {
 		name string
@@ -170,7 +193,7 @@ func TestParseDistributionEvents(t *testing.T) {
 
 	t.Run("one bad event rejects the whole envelope", func(t *testing.T) {
 		body := []byte(`{"events":[` + string(envelope(t, nil))[len(`{"events":[`):len(envelope(t, nil))-2] + `,` +
-			`{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","repository":"x/y"},"request":{"host":"r.example"}}]}`)
+			`{"action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","repository":"x/y","tag":"1"},"request":{"host":"r.example"}}]}`)
 		got, err := ParseDistribution(body, Options{})
 		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "event 1") || len(got.Pushes) != 0 {
 			t.Errorf("got %+v, %v; want an error naming event 1 and no pushes", got, err)
@@ -341,7 +364,7 @@ func FuzzParseDistribution(f *testing.F) {
 	f.Add([]byte(`{"events":[{"action":"push","target":{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:`+strings.Repeat("a", 64)+`","repository":"a/b","tag":"t"},"request":{"host":"h:1"}}]}`), "x.example")
 	f.Add([]byte(`{"events":null}`), "")
 	f.Fuzz(func(t *testing.T, body []byte, host string) {
-		res, err := ParseDistribution(body, Options{Host: host})
+		res, err := ParseDistribution(body, Options{Host: host, IncludeUntagged: len(host)%2 == 1})
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v does not wrap ErrMalformed", err)
