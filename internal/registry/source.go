@@ -38,6 +38,10 @@ const DefaultTimeout = 30 * time.Second
 // configs are kilobytes (a few hundred KiB for images with long histories).
 const MaxConfigBytes = 8 << 20
 
+// MaxConcurrentConfigs bounds the config blobs one Source fetches at once:
+// far above any worker count the service runs with, while still a bound.
+const MaxConcurrentConfigs = 64
+
 // DefaultPlatform is the platform picked from a multi-platform index.
 var DefaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
@@ -124,6 +128,11 @@ func New(opts Options) (*Source, error) {
 		// ggcr's default (1 s, 3 s) would triple the time to a verdict.
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 		remote.WithRetryStatusCodes(),
+		// The Puller lets only "jobs" blob downloads run at once across all
+		// its users (default 4), a bound meant for layers. Here the only
+		// blobs are configs of a few KiB, one per scan; 4 would cap the
+		// service's scans at 4 in flight whatever its worker count.
+		remote.WithJobs(MaxConcurrentConfigs),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)

@@ -639,3 +639,55 @@ func TestParsePlatform(t *testing.T) {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// Eight scans at once all reach the registry's blob endpoint together:
+// nothing in the source (ggcr's pull limiter defaults to 4) queues them.
+func TestInspectConcurrentConfigFetches(t *testing.T) {
+	reg := newTestRegistry(t)
+	ref := reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	const n = 8
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	allIn := make(chan struct{})
+	reg.setFront(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "/blobs/") {
+			return false
+		}
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		if inFlight == n {
+			close(allIn)
+		}
+		mu.Unlock()
+		select {
+		case <-allIn:
+		case <-time.After(2 * time.Second):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return false
+	})
+	s := newSource(t, Options{})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Inspect(context.Background(), ref.String())
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peak != n {
+		t.Errorf("at most %d config fetches ran at once, want %d", peak, n)
+	}
+}
