@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,7 +180,71 @@ func TestRealRegistryIndex(t *testing.T) {
 //	go test -run XXX -bench RealRegistry -benchtime 5s ./internal/registry/
 func BenchmarkRealRegistryRawFetch(b *testing.B) {
 	host := startRealRegistry(b)
-	repo, cfgDigest, mDigest := benchImage(b, host)
+	runParallel8(b, rawFetchOp(b, host))
+}
+
+func BenchmarkRealRegistryInspect(b *testing.B) {
+	host := startRealRegistry(b)
+	runParallel8(b, inspectOp(b, host))
+}
+
+// TestMeasureRealRegistryRates alternates one-second windows of the raw
+// fetch and of Inspect, 8 at a time, and logs the median rate of each: on
+// a shared machine whose load moves, alternating keeps the two comparable.
+// By hand only: SCANNER_MEASURE=1 go test -run MeasureRealRegistry -v ./internal/registry/
+func TestMeasureRealRegistryRates(t *testing.T) {
+	if os.Getenv("SCANNER_MEASURE") != "1" {
+		t.Skip("a measurement, not a test: set SCANNER_MEASURE=1")
+	}
+	host := startRealRegistry(t)
+	ops := map[string]func() error{"raw manifest+config": rawFetchOp(t, host), "LabelSource.Inspect": inspectOp(t, host)}
+	rates := map[string][]float64{}
+	for range 7 {
+		for _, name := range []string{"raw manifest+config", "LabelSource.Inspect"} {
+			r, err := rateFor(time.Second, 8, ops[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			rates[name] = append(rates[name], r)
+		}
+	}
+	for name, rs := range rates {
+		slices.Sort(rs)
+		t.Logf("%s: median %.0f/s (min %.0f, max %.0f) over %d one-second windows, 8 at a time", name, rs[len(rs)/2], rs[0], rs[len(rs)-1], len(rs))
+	}
+}
+
+// rateFor runs op from workers goroutines for d and returns ops per second.
+func rateFor(d time.Duration, workers int, op func() error) (float64, error) {
+	var done atomic.Int64
+	var failed atomic.Value
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := op(); err != nil {
+					failed.Store(err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
+}
+
+// rawFetchOp pushes an image and returns one plain-HTTP fetch of its
+// manifest and config: the floor under any label source's cost.
+func rawFetchOp(tb testing.TB, host string) func() error {
+	repo, cfgDigest, mDigest := benchImage(tb, host)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	get := func(url, accept string) error {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -199,34 +264,34 @@ func BenchmarkRealRegistryRawFetch(b *testing.B) {
 		}
 		return nil
 	}
-	runParallel8(b, func() error {
+	return func() error {
 		if err := get("http://"+host+"/v2/"+repo+"/manifests/"+mDigest, string(types.DockerManifestSchema2)); err != nil {
 			return err
 		}
 		return get("http://"+host+"/v2/"+repo+"/blobs/"+cfgDigest, "")
-	})
+	}
 }
 
-func BenchmarkRealRegistryInspect(b *testing.B) {
-	host := startRealRegistry(b)
-	repo, cfgDigest, mDigest := benchImage(b, host)
+// inspectOp pushes an image and returns one Inspect of it by digest.
+func inspectOp(tb testing.TB, host string) func() error {
+	repo, cfgDigest, mDigest := benchImage(tb, host)
 	s, err := New(Options{Keychain: authn.NewMultiKeychain()})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	ref := host + "/" + repo + "@" + mDigest
-	runParallel8(b, func() error {
+	return func() error {
 		img, err := s.Inspect(context.Background(), ref)
 		if err == nil && img.ID != cfgDigest {
 			err = fmt.Errorf("id %s, want %s", img.ID, cfgDigest)
 		}
 		return err
-	})
+	}
 }
 
 // benchImage pushes one labelled image with a layer and returns its
 // repository, config digest and manifest digest.
-func benchImage(b *testing.B, host string) (repo, cfgDigest, mDigest string) {
+func benchImage(b testing.TB, host string) (repo, cfgDigest, mDigest string) {
 	img := testImage(b, map[string]string{scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org"}, nil)
 	r := (&testRegistry{host: host}).push(b, "bench/app:1", img)
 	return r.Context().RepositoryStr(), configDigest(b, img), digestOf(b, img)
