@@ -32,6 +32,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 const registryBinary = "/usr/bin/docker-registry"
@@ -42,7 +43,7 @@ const registryBinary = "/usr/bin/docker-registry"
 func startRealRegistry(tb testing.TB) string {
 	tb.Helper()
 	_, err := os.Stat(registryBinary)
-	dockertest.RequireDependency(tb, "docker-registry ("+registryBinary+", Debian package docker-registry)", err)
+	testenv.Require(tb, "docker-registry ("+registryBinary+", Debian package docker-registry)", err)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
