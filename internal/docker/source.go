@@ -65,7 +65,7 @@ func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	}
 	img, err := s.api.ImageInspect(ctx, ref)
 	if err == nil {
-		return toImage(img), nil
+		return toImage(img, ref), nil
 	}
 	// The daemon refuses a ref that is not a valid image reference (400)
 	// before looking: it may still name a container, whose names allow
@@ -91,11 +91,12 @@ func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 		}
 		return scan.Image{}, classify(err, ref)
 	}
-	return toImage(img), nil
+	return toImage(img, ref), nil
 }
 
-func toImage(img image.InspectResponse) scan.Image {
-	out := scan.Image{ID: img.ID, Names: img.RepoTags}
+func toImage(img image.InspectResponse, ref string) scan.Image {
+	out := scan.Image{ID: img.ID, Names: img.RepoTags,
+		Origin: scan.Origin{Source: scan.SourceDaemon, Reference: ref}}
 	if img.Config != nil {
 		out.Labels = img.Config.Labels
 	}

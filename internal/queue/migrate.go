@@ -52,6 +52,25 @@ var migrations = []migration{{
 		`CREATE INDEX scans_status_created ON scans (status, created_at, id)`,
 		`CREATE INDEX scans_finished ON scans (finished_at) WHERE finished_at IS NOT NULL`,
 	},
+}, {
+	version: 2,
+	name:    "scan sources",
+	statements: []string{
+		// Every scan before this step read the Docker daemon.
+		`ALTER TABLE scans ADD COLUMN source TEXT NOT NULL DEFAULT 'daemon'`,
+		`ALTER TABLE scans ADD COLUMN name TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE scans ADD COLUMN image_id TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE scans ADD COLUMN digest TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE scans ADD COLUMN manifest_digest TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE scans ADD COLUMN platform TEXT NOT NULL DEFAULT ''`,
+		// The same reference read from the daemon and from a registry
+		// may be two different images: one of each may be in flight.
+		`DROP INDEX scans_active_key`,
+		`CREATE UNIQUE INDEX scans_active_source_key ON scans (image_key, scan_type, server, source)
+			WHERE status IN ('queued', 'running', 'retrying')`,
+		// A pushed digest already scanned is found by this one.
+		`CREATE INDEX scans_source_key ON scans (image_key, scan_type, server, source, created_at)`,
+	},
 }}
 
 // migrationLockKey is the PostgreSQL advisory lock held while migrating, so

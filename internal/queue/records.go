@@ -35,7 +35,8 @@ const submitTries = 3
 
 // recordColumns are the columns scanRecord reads, in its order.
 const recordColumns = `id, image, scan_type, server, status, attempts, max_attempts, last_error,
-	created_at, updated_at, started_at, finished_at, result, job_id`
+	created_at, updated_at, started_at, finished_at, result, job_id,
+	source, name, image_id, digest, manifest_digest, platform`
 
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
@@ -60,6 +61,8 @@ func changedOne(ctx context.Context, q querier, query string, args ...any) (bool
 type row struct {
 	scan.Record
 	jobID sql.NullInt64
+	// name is the image's display name, when the request gave one.
+	name string
 }
 
 func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
@@ -71,7 +74,8 @@ func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
 		result            sql.NullString
 	)
 	err := sc.Scan(&r.ID, &r.Image, &r.ScanType, &r.Server, &status, &r.Attempts, &r.MaxAttempts, &r.LastError,
-		&created, &updated, &started, &finished, &result, &r.jobID)
+		&created, &updated, &started, &finished, &result, &r.jobID,
+		&r.Source, &r.name, &r.ImageID, &r.Digest, &r.ManifestDigest, &r.Platform)
 	if err != nil {
 		return row{}, err
 	}
@@ -115,7 +119,7 @@ func imageKey(ref string) string {
 // Submit queues a scan, or returns the one of the same image, type and
 // server already queued, running or retrying (created false). The record and
 // its job are written in one transaction.
-func (s *Store) Submit(ctx context.Context, req scan.Request) (scan.Record, bool, error) {
+func (s *Store) Submit(ctx context.Context, req scan.Request) (rec scan.Record, created bool, err error) {
 	if strings.TrimSpace(req.Image) == "" {
 		return scan.Record{}, false, scan.Errorf(scan.EInvalid, "image is required")
 	}
@@ -125,6 +129,9 @@ func (s *Store) Submit(ctx context.Context, req scan.Request) (scan.Record, bool
 			req.ScanType, scan.ScanTypes)
 	}
 	req.ScanType = scanType
+	if req.Source, err = resolveSource(req.Source); err != nil {
+		return scan.Record{}, false, err
+	}
 	key := imageKey(req.Image)
 	for range submitTries {
 		rec, created, err := s.submitOnce(ctx, req, key)
@@ -152,25 +159,17 @@ func (s *Store) submitOnce(ctx context.Context, req scan.Request, key string) (s
 		created bool
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		existing, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans
-			WHERE image_key = $1 AND scan_type = $2 AND server = $3 AND status IN `+activeStatuses,
-			key, req.ScanType, req.Server))
+		existing, found, err := findScan(ctx, tx, req, key, `status IN `+activeStatuses)
 		switch {
-		case err == nil:
-			rec = existing.Record
+		case err != nil:
+			return err
+		case found:
+			rec = existing
 			return nil
-		case !errors.Is(err, sql.ErrNoRows):
+		}
+		if err := s.checkDepth(ctx, tx, 1); err != nil {
 			return err
 		}
-
-		var depth int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth); err != nil {
-			return err
-		}
-		if depth >= s.cfg.MaxQueueDepth {
-			return scan.Errorf(scan.EQueueFull, "the queue holds %d scans, its limit; try again later", depth)
-		}
-
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
@@ -179,16 +178,7 @@ func (s *Store) submitOnce(ctx context.Context, req scan.Request, key string) (s
 		if err != nil {
 			return fmt.Errorf("queue the job: %w", err)
 		}
-		now := s.now()
-		rec = scan.Record{
-			ID: id.String(), Image: req.Image, ScanType: req.ScanType, Server: req.Server,
-			Status: scan.StatusQueued, MaxAttempts: s.cfg.MaxAttempts,
-			CreatedAt: fromMicros(micros(now)), UpdatedAt: fromMicros(micros(now)),
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO scans
-			(id, image, image_key, scan_type, server, status, attempts, max_attempts, last_error, created_at, updated_at, job_id)
-			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, '', $8, $8, $9)`,
-			rec.ID, rec.Image, key, rec.ScanType, rec.Server, rec.Status, rec.MaxAttempts, micros(now), job.Job.ID)
+		rec, err = s.insertScan(ctx, tx, req, key, id.String(), job.Job.ID)
 		if err != nil {
 			return err
 		}
@@ -196,6 +186,63 @@ func (s *Store) submitOnce(ctx context.Context, req scan.Request, key string) (s
 		return nil
 	})
 	return rec, created, err
+}
+
+// resolveSource applies the default source and refuses unknown ones.
+func resolveSource(source string) (string, error) {
+	switch source {
+	case "":
+		return scan.SourceDaemon, nil
+	case scan.SourceDaemon, scan.SourceRegistry:
+		return source, nil
+	}
+	return "", scan.Errorf(scan.EInvalid, "source %q is not one of %q, %q", source, scan.SourceDaemon, scan.SourceRegistry)
+}
+
+// findScan returns the newest scan of req's image, type, server and source
+// that meets cond, if any.
+func findScan(ctx context.Context, tx *sql.Tx, req scan.Request, key, cond string) (scan.Record, bool, error) {
+	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans
+		WHERE image_key = $1 AND scan_type = $2 AND server = $3 AND source = $4 AND `+cond+`
+		ORDER BY created_at DESC, id DESC LIMIT 1`,
+		key, req.ScanType, req.Server, req.Source))
+	switch {
+	case err == nil:
+		return r.Record, true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return scan.Record{}, false, nil
+	}
+	return scan.Record{}, false, err
+}
+
+// checkDepth refuses adding scans to a queue that would then hold more
+// than MaxQueueDepth unfinished ones.
+func (s *Store) checkDepth(ctx context.Context, tx *sql.Tx, adding int) error {
+	var depth int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth); err != nil {
+		return err
+	}
+	if depth+adding > s.cfg.MaxQueueDepth {
+		return scan.Errorf(scan.EQueueFull, "the queue holds %d scans and its limit is %d; try again later", depth, s.cfg.MaxQueueDepth)
+	}
+	return nil
+}
+
+// insertScan writes the record of a queued scan whose job is jobID.
+func (s *Store) insertScan(ctx context.Context, tx *sql.Tx, req scan.Request, key, id string, jobID int64) (scan.Record, error) {
+	now := s.now()
+	rec := scan.Record{
+		ID: id, Image: req.Image, ScanType: req.ScanType, Server: req.Server, Source: req.Source,
+		Status: scan.StatusQueued, MaxAttempts: s.cfg.MaxAttempts,
+		CreatedAt: fromMicros(micros(now)), UpdatedAt: fromMicros(micros(now)),
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO scans
+		(id, image, image_key, scan_type, server, source, name, status, attempts, max_attempts, last_error,
+		 created_at, updated_at, job_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $10, $10, $11)`,
+		rec.ID, rec.Image, key, rec.ScanType, rec.Server, rec.Source, req.Name, rec.Status, rec.MaxAttempts,
+		micros(now), jobID)
+	return rec, err
 }
 
 // Get returns one record, or an error with code scan.ENotFound.

@@ -88,7 +88,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	}
 	log.Debug().Str("image", r.Image).Msg("scan attempt started")
 
-	target := scan.Target{Ref: r.Image, ScanType: r.ScanType}
+	target := scan.Target{Ref: r.Image, ScanType: r.ScanType, Source: r.Source, Name: r.name}
 	scanner, err := s.cfg.ScannerFor(r.Server)
 	if err == nil && scanner == nil {
 		err = errors.New("no scanner")
@@ -179,9 +179,11 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 		// A record no longer running (canceled, removed) keeps its state;
 		// the job is completed all the same.
 		var err error
+		o := a.Image.Origin
 		updated, err = changedOne(fctx, tx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
-			finished_at = $4, updated_at = $4 WHERE id = $5 AND status = 'running'`,
-			status, string(doc), lastError, now, job.Args.ScanID)
+			finished_at = $4, updated_at = $4, image_id = $5, digest = $6, manifest_digest = $7, platform = $8
+			WHERE id = $9 AND status = 'running'`,
+			status, string(doc), lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, job.Args.ScanID)
 		if err != nil {
 			return err
 		}

@@ -39,25 +39,20 @@ type ArchiveSource struct{}
 
 var _ scan.LabelSource = ArchiveSource{}
 
-// Inspect implements scan.LabelSource.
-func (a ArchiveSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	d, err := a.InspectDetails(ctx, ref)
-	return d.Image, err
-}
-
-// InspectDetails is Inspect with the image's origin.
-func (ArchiveSource) InspectDetails(_ context.Context, ref string) (scan.ImageDetails, error) {
+// Inspect implements scan.LabelSource; the image's Origin says which
+// archive or layout entry was read.
+func (ArchiveSource) Inspect(_ context.Context, ref string) (scan.Image, error) {
 	path, tagText := splitFileRef(ref)
 	if path == "" {
-		return scan.ImageDetails{}, fmt.Errorf("%w: empty archive path", scan.ErrImageNotFound)
+		return scan.Image{}, fmt.Errorf("%w: empty archive path", scan.ErrImageNotFound)
 	}
 	if err := statFile(path, false); err != nil {
-		return scan.ImageDetails{}, err
+		return scan.Image{}, err
 	}
 	opener := func() (io.ReadCloser, error) { return os.Open(path) }
 	manifest, err := tarball.LoadManifest(opener)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("docker archive %s: %w", path, err)
+		return scan.Image{}, fmt.Errorf("docker archive %s: %w", path, err)
 	}
 	var tag *name.Tag
 	var names []string
@@ -65,7 +60,7 @@ func (ArchiveSource) InspectDetails(_ context.Context, ref string) (scan.ImageDe
 	case tagText != "":
 		t, err := name.NewTag(tagText)
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("%w: %q is not a valid tag: %v", scan.ErrImageNotFound, tagText, err)
+			return scan.Image{}, fmt.Errorf("%w: %q is not a valid tag: %v", scan.ErrImageNotFound, tagText, err)
 		}
 		tag = &t
 		found := false
@@ -77,29 +72,27 @@ func (ArchiveSource) InspectDetails(_ context.Context, ref string) (scan.ImageDe
 			}
 		}
 		if !found {
-			return scan.ImageDetails{}, fmt.Errorf("%w: no image tagged %s in %s (it has %s)",
+			return scan.Image{}, fmt.Errorf("%w: no image tagged %s in %s (it has %s)",
 				scan.ErrImageNotFound, tagText, path, strings.Join(allTags(manifest), ", "))
 		}
 	case len(manifest) == 1:
 		names = manifest[0].RepoTags
 	case len(manifest) == 0:
-		return scan.ImageDetails{}, fmt.Errorf("%w: docker archive %s holds no image", scan.ErrImageNotFound, path)
+		return scan.Image{}, fmt.Errorf("%w: docker archive %s holds no image", scan.ErrImageNotFound, path)
 	default:
-		return scan.ImageDetails{}, fmt.Errorf("docker archive %s holds %d images: name one as %s:REPO:TAG (it has %s)",
+		return scan.Image{}, fmt.Errorf("docker archive %s holds %d images: name one as %s:REPO:TAG (it has %s)",
 			path, len(manifest), path, strings.Join(allTags(manifest), ", "))
 	}
 	img, err := tarball.Image(opener, tag)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("docker archive %s: %w", path, err)
+		return scan.Image{}, fmt.Errorf("docker archive %s: %w", path, err)
 	}
 	id, labels, err := configOf(img)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("docker archive %s: %w", path, err)
+		return scan.Image{}, fmt.Errorf("docker archive %s: %w", path, err)
 	}
-	return scan.ImageDetails{
-		Image:  scan.Image{ID: id, Names: names, Labels: labels},
-		Origin: scan.Origin{Source: scan.SourceDockerArchive, Reference: ref},
-	}, nil
+	return scan.Image{ID: id, Names: names, Labels: labels,
+		Origin: scan.Origin{Source: scan.SourceDockerArchive, Reference: ref}}, nil
 }
 
 func allTags(m tarball.Manifest) []string {
@@ -124,32 +117,27 @@ type LayoutSource struct {
 
 var _ scan.LabelSource = LayoutSource{}
 
-// Inspect implements scan.LabelSource.
-func (l LayoutSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	d, err := l.InspectDetails(ctx, ref)
-	return d.Image, err
-}
-
-// InspectDetails is Inspect with the image's origin.
-func (l LayoutSource) InspectDetails(_ context.Context, ref string) (scan.ImageDetails, error) {
+// Inspect implements scan.LabelSource; the image's Origin says which
+// archive or layout entry was read.
+func (l LayoutSource) Inspect(_ context.Context, ref string) (scan.Image, error) {
 	platform := l.Platform
 	if platform.OS == "" && platform.Architecture == "" {
 		platform = DefaultPlatform
 	}
 	dir, refName := splitFileRef(ref)
 	if dir == "" {
-		return scan.ImageDetails{}, fmt.Errorf("%w: empty layout path", scan.ErrImageNotFound)
+		return scan.Image{}, fmt.Errorf("%w: empty layout path", scan.ErrImageNotFound)
 	}
 	if err := statFile(dir, true); err != nil {
-		return scan.ImageDetails{}, err
+		return scan.Image{}, err
 	}
 	root, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	im, err := root.IndexManifest()
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	var picked *v1.Descriptor
 	var have []string
@@ -166,14 +154,14 @@ func (l LayoutSource) InspectDetails(_ context.Context, ref string) (scan.ImageD
 	switch {
 	case picked != nil:
 	case refName != "":
-		return scan.ImageDetails{}, fmt.Errorf("%w: no image named %q in OCI layout %s (it has %s)",
+		return scan.Image{}, fmt.Errorf("%w: no image named %q in OCI layout %s (it has %s)",
 			scan.ErrImageNotFound, refName, dir, strings.Join(orNone(have), ", "))
 	case len(im.Manifests) == 1:
 		picked = &im.Manifests[0]
 	case len(im.Manifests) == 0:
-		return scan.ImageDetails{}, fmt.Errorf("%w: OCI layout %s holds no image", scan.ErrImageNotFound, dir)
+		return scan.Image{}, fmt.Errorf("%w: OCI layout %s holds no image", scan.ErrImageNotFound, dir)
 	default:
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s holds %d images: name one as %s:NAME (it has %s)",
+		return scan.Image{}, fmt.Errorf("OCI layout %s holds %d images: name one as %s:NAME (it has %s)",
 			dir, len(im.Manifests), dir, strings.Join(orNone(have), ", "))
 	}
 	origin := scan.Origin{Source: scan.SourceOCILayout, Reference: ref, Digest: picked.Digest.String(),
@@ -188,51 +176,48 @@ func (l LayoutSource) InspectDetails(_ context.Context, ref string) (scan.ImageD
 	case picked.MediaType.IsIndex():
 		idx, err := root.ImageIndex(picked.Digest)
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+			return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}
 		inner, err := idx.IndexManifest()
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+			return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}
 		child, err := pickPlatform(inner, platform)
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("%w: OCI layout %s: %v", scan.ErrImageNotFound, dir, err)
+			return scan.Image{}, fmt.Errorf("%w: OCI layout %s: %v", scan.ErrImageNotFound, dir, err)
 		}
 		if !child.MediaType.IsImage() {
-			return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: the %s entry is a %s, not an image", dir, formatPlatform(child.Platform), child.MediaType)
+			return scan.Image{}, fmt.Errorf("OCI layout %s: the %s entry is a %s, not an image", dir, formatPlatform(child.Platform), child.MediaType)
 		}
 		indexAnnotations = mergeAnnotations(mergeLabels(inner.Annotations, picked.Annotations), child.Annotations)
 		if img, err = idx.Image(child.Digest); err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+			return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}
 		origin.ManifestDigest = child.Digest.String()
 		origin.Platform = formatPlatform(child.Platform)
 	case picked.MediaType.IsImage():
 		if img, err = root.Image(picked.Digest); err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+			return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}
 		indexAnnotations = picked.Annotations
 	default:
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %s is a %s, not an image or index", dir, picked.Digest, picked.MediaType)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: %s is a %s, not an image or index", dir, picked.Digest, picked.MediaType)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	if m.Config.Size > MaxConfigBytes {
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: config blob declares %d bytes, over the %d-byte limit", dir, m.Config.Size, MaxConfigBytes)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: config blob declares %d bytes, over the %d-byte limit", dir, m.Config.Size, MaxConfigBytes)
 	}
 	id, labels, err := configOf(img)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("OCI layout %s: %w", dir, err)
+		return scan.Image{}, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	// The layout's own bookkeeping annotation is not a label of the image.
 	ann := mergeLabels(m.Annotations, indexAnnotations)
 	delete(ann, ociRefName)
-	return scan.ImageDetails{
-		Image:  scan.Image{ID: id, Names: names, Labels: mergeLabels(labels, ann)},
-		Origin: origin,
-	}, nil
+	return scan.Image{ID: id, Names: names, Labels: mergeLabels(labels, ann), Origin: origin}, nil
 }
 
 func orNone(s []string) []string {

@@ -45,7 +45,7 @@ func TestArchiveSource(t *testing.T) {
 	var s ArchiveSource
 
 	t.Run("one image by path", func(t *testing.T) {
-		got, err := s.InspectDetails(context.Background(), single)
+		got, err := s.Inspect(context.Background(), single)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestLayoutSource(t *testing.T) {
 	}
 
 	t.Run("image by name", func(t *testing.T) {
-		got, err := LayoutSource{}.InspectDetails(context.Background(), dir+":app")
+		got, err := LayoutSource{}.Inspect(context.Background(), dir+":app")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestLayoutSource(t *testing.T) {
 		}
 	})
 	t.Run("index by name, platform picked", func(t *testing.T) {
-		got, err := LayoutSource{Platform: v1.Platform{OS: "linux", Architecture: "arm64"}}.InspectDetails(context.Background(), dir+":multi")
+		got, err := LayoutSource{Platform: v1.Platform{OS: "linux", Architecture: "arm64"}}.Inspect(context.Background(), dir+":multi")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -138,7 +138,7 @@ func TestRealRegistryDaemonPush(t *testing.T) {
 	ref, id, digest := pushFromDaemon(t, host, labels)
 	s := newSource(t, Options{})
 	for _, r := range []string{ref, strings.TrimSuffix(ref, ":1") + "@" + digest} {
-		got, err := s.InspectDetails(context.Background(), r)
+		got, err := s.Inspect(context.Background(), r)
 		if err != nil {
 			t.Fatalf("%s: %v", r, err)
 		}
@@ -165,7 +165,7 @@ func TestRealRegistryIndex(t *testing.T) {
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 	), types.OCIImageIndex)
 	ref := reg.pushIndex(t, "team/multi:1", idx)
-	got, err := newSource(t, Options{}).InspectDetails(context.Background(), ref.String())
+	got, err := newSource(t, Options{}).Inspect(context.Background(), ref.String())
 	if err != nil {
 		t.Fatal(err)
 	}

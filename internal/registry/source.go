@@ -144,29 +144,23 @@ func New(opts Options) (*Source, error) {
 // Platform returns the platform picked from indexes.
 func (s *Source) Platform() v1.Platform { return s.platform }
 
-// Inspect returns the image ref names: a tag or digest reference such as
-// "registry.example/team/app:1" or "…/app@sha256:…".
+// Inspect returns the image ref names, a tag or digest reference such as
+// "registry.example/team/app:1" or "…/app@sha256:…", with its origin: the
+// digests and the platform picked.
 func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
-	d, err := s.InspectDetails(ctx, ref)
-	return d.Image, err
-}
-
-// InspectDetails is Inspect with the image's origin: the digests and the
-// platform picked.
-func (s *Source) InspectDetails(ctx context.Context, ref string) (scan.ImageDetails, error) {
 	if strings.TrimSpace(ref) == "" {
-		return scan.ImageDetails{}, fmt.Errorf("%w: empty image reference", scan.ErrImageNotFound)
+		return scan.Image{}, fmt.Errorf("%w: empty image reference", scan.ErrImageNotFound)
 	}
 	r, err := s.parse(ref)
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("%w: %q is not a valid image reference: %v", scan.ErrImageNotFound, ref, err)
+		return scan.Image{}, fmt.Errorf("%w: %q is not a valid image reference: %v", scan.ErrImageNotFound, ref, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 
 	top, err := s.puller.Get(ctx, r)
 	if err != nil {
-		return scan.ImageDetails{}, classify(err, r)
+		return scan.Image{}, classify(err, r)
 	}
 	origin := scan.Origin{
 		Source:         scan.SourceRegistry,
@@ -180,19 +174,19 @@ func (s *Source) InspectDetails(ctx context.Context, ref string) (scan.ImageDeta
 	if top.MediaType.IsIndex() {
 		index, err := v1.ParseIndexManifest(bytes.NewReader(top.Manifest))
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("index %s of %s: %w", top.Digest, r.Name(), err)
+			return scan.Image{}, fmt.Errorf("index %s of %s: %w", top.Digest, r.Name(), err)
 		}
 		child, err := pickPlatform(index, s.platform)
 		if err != nil {
-			return scan.ImageDetails{}, fmt.Errorf("%w: %s: %v", scan.ErrImageNotFound, r.Name(), err)
+			return scan.Image{}, fmt.Errorf("%w: %s: %v", scan.ErrImageNotFound, r.Name(), err)
 		}
 		indexAnnotations = mergeAnnotations(index.Annotations, child.Annotations)
 		got, err := s.puller.Get(ctx, r.Context().Digest(child.Digest.String()))
 		if err != nil {
-			return scan.ImageDetails{}, classify(err, r)
+			return scan.Image{}, classify(err, r)
 		}
 		if got.MediaType.IsIndex() {
-			return scan.ImageDetails{}, fmt.Errorf("%s: the %s entry of index %s is an index itself, which is not supported",
+			return scan.Image{}, fmt.Errorf("%s: the %s entry of index %s is an index itself, which is not supported",
 				r.Name(), formatPlatform(child.Platform), top.Digest)
 		}
 		origin.ManifestDigest = got.Digest.String()
@@ -201,33 +195,31 @@ func (s *Source) InspectDetails(ctx context.Context, ref string) (scan.ImageDeta
 		top = got
 	}
 	if !top.MediaType.IsImage() {
-		return scan.ImageDetails{}, fmt.Errorf("%s is a %s, not an image manifest", r.Name(), top.MediaType)
+		return scan.Image{}, fmt.Errorf("%s is a %s, not an image manifest", r.Name(), top.MediaType)
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(manifestBytes))
 	if err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("manifest %s of %s: %w", origin.ManifestDigest, r.Name(), err)
+		return scan.Image{}, fmt.Errorf("manifest %s of %s: %w", origin.ManifestDigest, r.Name(), err)
 	}
 	if m.Config.Size > MaxConfigBytes {
-		return scan.ImageDetails{}, fmt.Errorf("%s: config blob declares %d bytes, over the %d-byte limit", r.Name(), m.Config.Size, MaxConfigBytes)
+		return scan.Image{}, fmt.Errorf("%s: config blob declares %d bytes, over the %d-byte limit", r.Name(), m.Config.Size, MaxConfigBytes)
 	}
 	img, err := top.Image()
 	if err != nil {
-		return scan.ImageDetails{}, classify(err, r)
+		return scan.Image{}, classify(err, r)
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
-		return scan.ImageDetails{}, classify(err, r)
+		return scan.Image{}, classify(err, r)
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return scan.ImageDetails{}, fmt.Errorf("config %s of %s: %w", m.Config.Digest, r.Name(), err)
+		return scan.Image{}, fmt.Errorf("config %s of %s: %w", m.Config.Digest, r.Name(), err)
 	}
-	return scan.ImageDetails{
-		Image: scan.Image{
-			ID:     m.Config.Digest.String(),
-			Names:  []string{r.Name()},
-			Labels: mergeLabels(cfg.Config.Labels, m.Annotations, indexAnnotations),
-		},
+	return scan.Image{
+		ID:     m.Config.Digest.String(),
+		Names:  []string{r.Name()},
+		Labels: mergeLabels(cfg.Config.Labels, m.Annotations, indexAnnotations),
 		Origin: origin,
 	}, nil
 }

@@ -39,11 +39,3 @@ type Origin struct {
 	// "linux/arm/v7"); empty when the reference named a single manifest.
 	Platform string `json:"platform,omitempty"`
 }
-
-// ImageDetails is an image with its origin, for label sources that know more
-// than scan.Image holds. Phase 2 of the registry work is meant to move
-// Origin into Image itself; until then a source offers both forms.
-type ImageDetails struct {
-	Image
-	Origin Origin
-}

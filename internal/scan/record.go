@@ -43,15 +43,23 @@ type Record struct {
 	ScanType string `json:"scan_type"`
 	// Server is the analytics server the request chose, when it chose one
 	// (only servers the operator allows); empty means the default.
-	Server      string     `json:"server,omitempty"`
-	Status      Status     `json:"status"`
-	Attempts    int        `json:"attempts"`
-	MaxAttempts int        `json:"max_attempts"`
-	LastError   string     `json:"last_error,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	Server string `json:"server,omitempty"`
+	// Source is where the image is read: SourceDaemon or SourceRegistry.
+	Source string `json:"source,omitempty"`
+	// ImageID, Digest, ManifestDigest and Platform say which image the
+	// scan read (see Origin), once an attempt has read it.
+	ImageID        string     `json:"image_id,omitempty"`
+	Digest         string     `json:"digest,omitempty"`
+	ManifestDigest string     `json:"manifest_digest,omitempty"`
+	Platform       string     `json:"platform,omitempty"`
+	Status         Status     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	MaxAttempts    int        `json:"max_attempts"`
+	LastError      string     `json:"last_error,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	// Result is set once the scan is final (not when canceled): the same
 	// document the one-shot scanner writes.
 	Result *Result `json:"result,omitempty"`
@@ -65,6 +73,12 @@ type Request struct {
 	// Server optionally names the analytics server; callers check it
 	// against the operator's allow-list before submitting.
 	Server string
+	// Source is where to read the image: SourceDaemon or SourceRegistry;
+	// empty means SourceDaemon.
+	Source string
+	// Name is the image's name for display, when Image is a digest
+	// reference a registry reported with a tag ("host/app:1").
+	Name string
 }
 
 // List page sizes: a Filter's Limit is from 1 to MaxListLimit, and 0 means

@@ -63,10 +63,11 @@ type Registrar interface {
 	ServerURL() string
 }
 
-// IsTransient reports whether err may go away on retry: a daemon that
-// cannot be reached, or any error in the chain that says Transient() true.
+// IsTransient reports whether err may go away on retry: a daemon or a
+// registry that cannot answer now, or any error in the chain that says
+// Transient() true.
 func IsTransient(err error) bool {
-	if errors.Is(err, ErrDaemonUnavailable) {
+	if errors.Is(err, ErrDaemonUnavailable) || errors.Is(err, ErrRegistryUnavailable) {
 		return true
 	}
 	var t interface{ Transient() bool }

@@ -51,6 +51,22 @@ type Result struct {
 	// ServerResponse is the analytics server's answer to the registration,
 	// when there was one. Added by this rewrite.
 	ServerResponse *ServerResponse `json:"Server Response,omitempty"`
+	// LabelSources says, per required label, which key of the image its
+	// value was read from: the label itself, or a provenance key such as
+	// org.opencontainers.image.source that stood in for it. Added by this
+	// rewrite.
+	LabelSources Provenance `json:"Label Sources,omitempty"`
+	// Image says which image was read, and from where: its id, the source
+	// and, from a registry, the digests and the platform. Added by this
+	// rewrite.
+	Image *ResultImage `json:"Image,omitempty"`
+}
+
+// ResultImage identifies the image a scan read.
+type ResultImage struct {
+	// ID is the image id: the config digest.
+	ID string `json:"id"`
+	Origin
 }
 
 // ScanResults holds the labels read from the image and where they were sent.

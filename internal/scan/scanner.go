@@ -19,7 +19,16 @@ import (
 // try, so that its durable queue, not this process, owns the retries, and
 // Finish once the scan is final.
 type Scanner struct {
+	// Source reads the images of targets that name no source.
 	Source LabelSource
+	// Sources are the label sources a target may name by Target.Source
+	// (SourceDaemon, SourceRegistry, ...). A target naming a source not
+	// here fails, finally. When Sources is nil, Source reads every target.
+	Sources map[string]LabelSource
+	// LabelKeys are the keys that stand in for a missing required label
+	// (see ApplyLabelKeys), whatever the source; nil means
+	// DefaultLabelKeys.
+	LabelKeys LabelKeys
 	// Registrar is the analytics server to register with. When nil,
 	// RegistrarErr says why (no SERVER given, a malformed one) and is
 	// reported as a scan error.
@@ -43,6 +52,9 @@ type Target struct {
 	Name string
 	// ScanType is recorded in the result; empty means ScanTypeRegister.
 	ScanType string
+	// Source names the label source to read the image from, one of the
+	// Scanner's Sources; empty means the Scanner's Source.
+	Source string
 }
 
 // Attempt is the outcome of one try at a scan, before any error report.
@@ -53,6 +65,9 @@ type Attempt struct {
 	// Image is the zero Image when inspection failed.
 	Image  Image
 	Labels Labels
+	// Provenance says which key of the image each required value was
+	// read from.
+	Provenance Provenance
 	// Errors lists everything that went wrong, in order. Empty with a
 	// non-nil Response means the image is registered.
 	Errors []error
@@ -144,15 +159,26 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 		a.Errors = append(a.Errors, err)
 	}
 
-	img, err := s.Source.Inspect(ctx, t.Ref)
+	source, err := s.sourceFor(t.Source)
+	if err != nil {
+		a.Errors = append(a.Errors, err)
+		return a
+	}
+	img, err := source.Inspect(ctx, t.Ref)
 	if err != nil {
 		a.Errors = append(a.Errors, err)
 		log.Debug().Err(err).Msg("inspect failed")
 		return a
 	}
 	a.Image = img
-	labels, labelErrs := CheckLabels(img.Labels)
+	keys := s.LabelKeys
+	if keys == nil {
+		keys = DefaultLabelKeys()
+	}
+	filled, prov := ApplyLabelKeys(img.Labels, keys)
+	labels, labelErrs := CheckLabels(filled)
 	a.Labels = labels
+	a.Provenance = prov
 	a.Errors = append(a.Errors, labelErrs...)
 	if len(a.Errors) > 0 {
 		return a
@@ -190,6 +216,23 @@ func (s *Scanner) fetchReport(ctx context.Context, a *Attempt, log zerolog.Logge
 		a.Errors = append(a.Errors, fmt.Errorf("%w: %s", ErrReportNotReady, msg))
 	}
 	log.Debug().Int("status", ans.StatusCode).Str("report", string(ans.State)).Msg("report answered")
+}
+
+// ErrSourceNotEnabled is wrapped when a target names a label source the
+// scanner does not have: a configuration matter, not worth retrying.
+var ErrSourceNotEnabled = errors.New("image source not enabled")
+
+func (s *Scanner) sourceFor(name string) (LabelSource, error) {
+	if name == "" || s.Sources == nil {
+		if s.Source == nil {
+			return nil, fmt.Errorf("%w: no default source", ErrSourceNotEnabled)
+		}
+		return s.Source, nil
+	}
+	if src, ok := s.Sources[name]; ok && src != nil {
+		return src, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrSourceNotEnabled, name)
 }
 
 // Scan attempts a scan, retrying transient failures within s.Retry, then
@@ -259,6 +302,12 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 	}
 	if s.Registrar != nil {
 		r.ScanResults.ServerURL = s.Registrar.ServerURL()
+	}
+	if len(a.Provenance) > 0 {
+		r.LabelSources = a.Provenance
+	}
+	if a.Image.ID != "" || a.Image.Origin.Source != "" {
+		r.Image = &ResultImage{ID: a.Image.ID, Origin: a.Image.Origin}
 	}
 	switch {
 	case a.Response != nil:

@@ -172,6 +172,8 @@ func TestScanSuccess(t *testing.T) {
 		Scanner:    scan.ScannerName,
 		ServerResponse: &scan.ServerResponse{Status: 200,
 			Summary: "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."},
+		LabelSources: scan.Provenance{scan.LabelGitURL: scan.LabelGitURL, scan.LabelGitSHA: scan.LabelGitSHA, scan.LabelEmailIDs: scan.LabelEmailIDs},
+		Image:        &scan.ResultImage{ID: "sha256:" + seedHex},
 	}
 	got := r
 	got.StartTime, got.FinishedTime = scan.Timestamp{}, scan.Timestamp{}

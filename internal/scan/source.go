@@ -16,8 +16,11 @@ type Image struct {
 	ID string
 	// Names are the image's repository tags, e.g. "nshaikh/test_label:latest".
 	Names []string
-	// Labels are the image's config labels.
+	// Labels are the image's config labels; a registry's or layout's
+	// manifest annotations are merged in (see the registry package).
 	Labels map[string]string
+	// Origin says where the image was read and which exact content it is.
+	Origin Origin
 }
 
 // ShortID returns the image id without its "sha256:" prefix: the form atomic
