@@ -76,6 +76,15 @@ type Config struct {
 	// made from the same token), so the bearer token is not asked of it.
 	// Nil serves no page.
 	Page http.Handler
+	// Sources are the image sources a request may name in "source"
+	// (scan.SourceDaemon, scan.SourceRegistry); empty means the daemon
+	// only. DefaultSource is the one a request that names none gets;
+	// empty means the first of Sources.
+	Sources       []string
+	DefaultSource string
+	// Hooks configures the registry notification endpoints, disabled
+	// unless it has a token and a submitter.
+	Hooks HooksConfig
 }
 
 // Check is a named readiness check. Check returns nil when the dependency
@@ -138,6 +147,15 @@ func withDefaults(c Config) Config {
 	}
 	if c.CheckTimeout <= 0 {
 		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if len(c.Sources) == 0 {
+		c.Sources = []string{scan.SourceDaemon}
+	}
+	if c.DefaultSource == "" {
+		c.DefaultSource = c.Sources[0]
+	}
+	if c.Hooks.MaxBodyBytes <= 0 {
+		c.Hooks.MaxBodyBytes = DefaultHookBodyBytes
 	}
 	return c
 }

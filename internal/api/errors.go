@@ -24,6 +24,8 @@ const (
 	EMethodNotAllowed     = "method_not_allowed"
 	EPayloadTooLarge      = "payload_too_large"
 	EUnsupportedMediaType = "unsupported_media_type"
+	ESourceNotEnabled     = "source_not_enabled"
+	EHooksDisabled        = "hooks_disabled"
 )
 
 // statusOf maps every error code to its HTTP status: the one place where
@@ -35,6 +37,8 @@ var statusOf = map[string]int{
 	EUnknownField:         http.StatusBadRequest,
 	EInvalidReference:     http.StatusBadRequest,
 	EUnsupportedScanType:  http.StatusBadRequest,
+	ESourceNotEnabled:     http.StatusBadRequest,
+	EHooksDisabled:        http.StatusNotFound, // as if the endpoint were not there
 	EUnauthorized:         http.StatusUnauthorized,
 	EServerNotAllowed:     http.StatusForbidden, // well-formed, but refused by policy
 	scan.ENotFound:        http.StatusNotFound,

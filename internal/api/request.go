@@ -19,6 +19,7 @@ type submitBody struct {
 	Image    string `json:"image"`
 	ScanType string `json:"scan_type"`
 	Server   string `json:"server"`
+	Source   string `json:"source"`
 }
 
 // The content types a submit accepts.
@@ -90,6 +91,8 @@ func parseForm(raw string) (submitBody, error) {
 			field = &b.ScanType
 		case "server":
 			field = &b.Server
+		case "source":
+			field = &b.Source
 		default:
 			return submitBody{}, scan.Errorf(EUnknownField, "unknown field %s", quote(name))
 		}

@@ -16,6 +16,9 @@ func (s *server) routes(r *chi.Mux) {
 	// Probes stay open: orchestrators call them without credentials.
 	r.Get("/healthz", s.handleHealth())
 	r.Get("/readyz", s.handleReady())
+	// Registries authenticate with the hook token, not the API token.
+	r.Post("/hooks/distribution", s.handleHook(hookDistribution))
+	r.Post("/hooks/harbor", s.handleHook(hookHarbor))
 
 	if s.cfg.Page != nil {
 		s.pageRoutes(r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +106,19 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 		}
 		server = allowed
 	}
-	return scan.Request{Image: image, ScanType: scanType, Server: server}, nil
+	source := strings.TrimSpace(b.Source)
+	if source == "" {
+		source = s.cfg.DefaultSource
+	}
+	if !slices.Contains(s.cfg.Sources, source) {
+		return scan.Request{}, scan.Errorf(ESourceNotEnabled, "source %s is not enabled here; this service reads images from %s",
+			quote(source), strings.Join(s.cfg.Sources, ", "))
+	}
+	if source == scan.SourceRegistry && scan.LooksLikeID(image) {
+		return scan.Request{}, scan.Errorf(EInvalidReference,
+			"image %s is an id; a registry is asked by reference (host/repository:tag or @sha256:...)", quote(image))
+	}
+	return scan.Request{Image: image, ScanType: scanType, Server: server, Source: source}, nil
 }
 
 // redact hides a password a client put in a server URL before it is quoted

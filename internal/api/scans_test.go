@@ -76,8 +76,10 @@ func TestSubmitAccepts(t *testing.T) {
 			if r.StatusCode != http.StatusAccepted {
 				t.Fatalf("status %d, want 202; body: %s", r.StatusCode, r.Body)
 			}
-			if got := rec.got(); len(got) != 1 || got[0] != tt.want {
-				t.Fatalf("service got %+v, want one %+v", got, tt.want)
+			want := tt.want
+			want.Source = scan.SourceDaemon // the default default
+			if got := rec.got(); len(got) != 1 || got[0] != want {
+				t.Fatalf("service got %+v, want one %+v", got, want)
 			}
 			if loc := r.Header.Get("Location"); loc != "/scan/scan-1" {
 				t.Errorf("Location %q, want /scan/scan-1", loc)

@@ -56,6 +56,8 @@ type storeOptions struct {
 	noStart bool // keep the workers stopped, so that scans stay queued
 	source  scan.LabelSource
 	checks  []api.Check
+	// api adjusts the API's configuration, given the store.
+	api func(*api.Config, *queue.Store)
 }
 
 // forEachBackend runs fn on SQLite and on PostgreSQL.
@@ -137,13 +139,17 @@ func newStoreEnv(t *testing.T, backend string, opts storeOptions) *storeEnv {
 		}
 	}
 
-	h := api.New(api.Config{
+	apiCfg := api.Config{
 		APIToken:       testToken,
 		AllowedServers: api.MustAllowList(env.otherURL),
 		Checks:         opts.checks,
 		Metrics:        env.metrics,
 		Log:            newLogger(env.logs),
-	}, st)
+	}
+	if opts.api != nil {
+		opts.api(&apiCfg, st)
+	}
+	h := api.New(apiCfg, st)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	env.c = apitest.NewClient(t, srv.URL, testToken)

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,6 +28,9 @@ type Metrics struct {
 	AnalyticsRequestDuration *prometheus.HistogramVec
 	// HTTPRequestDuration observes the API's own requests by route pattern.
 	HTTPRequestDuration *prometheus.HistogramVec
+
+	hookOnce   sync.Once
+	hookEvents *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry that also carries the Go and
@@ -90,4 +94,31 @@ func (m *Metrics) InstrumentTransport(rt http.RoundTripper) http.RoundTripper {
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Outcomes of registry notification events, the values of HookEvents'
+// "outcome" label. Every event is received; each is then ignored (not a
+// push of an image, or a repeat within its notification), enqueued (a new
+// scan) or existing (its digest was already scanned or in flight).
+const (
+	HookReceived = "received"
+	HookIgnored  = "ignored"
+	HookEnqueued = "enqueued"
+	HookExisting = "existing"
+)
+
+// HookEvents counts registry notification events by hook and outcome,
+// created on first use so that services without hooks export none.
+func (m *Metrics) HookEvents() *prometheus.CounterVec {
+	if m == nil {
+		return nil
+	}
+	m.hookOnce.Do(func() {
+		m.hookEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scanner_hook_events_total",
+			Help: "Registry notification events, by hook (distribution, harbor) and outcome (received, ignored, enqueued, existing).",
+		}, []string{"hook", "outcome"})
+		m.Registry.MustRegister(m.hookEvents)
+	})
+	return m.hookEvents
 }

@@ -21,7 +21,7 @@ const (
 type Origin struct {
 	// Source is one of SourceDaemon, SourceRegistry, SourceDockerArchive,
 	// SourceOCILayout.
-	Source string `json:"source"`
+	Source string `json:"source,omitempty"`
 	// Reference is the reference as resolved, e.g.
 	// "registry.example/team/app:1" or "…@sha256:…"; for an archive or a
 	// layout, the path and the image picked in it.

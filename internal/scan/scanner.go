@@ -170,6 +170,9 @@ func (s *Scanner) Attempt(ctx context.Context, t Target) *Attempt {
 		log.Debug().Err(err).Msg("inspect failed")
 		return a
 	}
+	if img.Origin.Source == "" {
+		img.Origin.Source = t.Source
+	}
 	a.Image = img
 	keys := s.LabelKeys
 	if keys == nil {
