@@ -69,7 +69,9 @@ type Options struct {
 // one Source is meant to serve every scan of a process, because it keeps the
 // per-repository token exchanges (see New).
 type Source struct {
-	puller   *remote.Puller
+	puller *remote.Puller
+	// pinger sends Ping's requests, through the plain-HTTP guard.
+	pinger   *http.Client
 	platform v1.Platform
 	insecure []string
 	timeout  time.Duration
@@ -118,6 +120,9 @@ func New(opts Options) (*Source, error) {
 		t.ResponseHeaderTimeout = s.timeout
 		inner = t
 	}
+	s.pinger = &http.Client{Transport: &plainHTTPGuard{inner: inner, allowed: s.plainHTTPAllowed},
+		// A registry's /v2/ never redirects elsewhere worth following.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	puller, err := remote.NewPuller(
 		remote.WithAuthFromKeychain(keychain),
 		remote.WithTransport(&plainHTTPGuard{inner: inner, allowed: s.plainHTTPAllowed}),
@@ -222,6 +227,33 @@ func (s *Source) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 		Labels: mergeLabels(cfg.Config.Labels, m.Annotations, indexAnnotations),
 		Origin: origin,
 	}, nil
+}
+
+// Ping checks that the registry at host ("host[:port]") answers the
+// distribution API's base endpoint, GET /v2/, within the context's bound:
+// any answer but a 5xx counts, a 401 included (the API is there; scans
+// authenticate per repository). Plain HTTP is used where Inspect would.
+func (s *Source) Ping(ctx context.Context, host string) error {
+	scheme := "https"
+	if s.plainHTTPAllowed(host) {
+		scheme = "http"
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+host+"/v2/", nil)
+	if err != nil {
+		return fmt.Errorf("registry %s: %w", host, err)
+	}
+	resp, err := s.pinger.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", scan.ErrRegistryUnavailable, host, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("%w: %s answered %s", scan.ErrRegistryUnavailable, host, resp.Status)
+	}
+	return nil
 }
 
 // parse reads ref as a tag or digest reference; registries named in the

@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -10,6 +12,8 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/envload"
+	"github.com/centos-pipeline/analytics-scanner/internal/registry"
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 // EnvPrefix prefixes every variable: SCANNER_ADDR, SCANNER_DATABASE_URL...
@@ -43,6 +47,16 @@ type Config struct {
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"on SIGTERM, how long running scans may take to finish"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 
+	Source             string        `envconfig:"SOURCE" default:"daemon" desc:"where a scan reads the image unless the request says: daemon or registry"`
+	Sources            []string      `envconfig:"SOURCES" desc:"comma-separated sources requests may choose (daemon, registry); empty: SOURCE alone. Without daemon no Docker daemon is needed"`
+	Platform           string        `envconfig:"PLATFORM" default:"linux/amd64" desc:"the platform read from a multi-platform image in a registry: os/arch[/variant]"`
+	InsecureRegistries []string      `envconfig:"INSECURE_REGISTRIES" desc:"comma-separated registries (host or host:port) spoken to over plain HTTP; loopback ones always are"`
+	RegistryTimeout    time.Duration `envconfig:"REGISTRY_TIMEOUT" default:"30s" desc:"bound on reading one image from a registry (manifest, index, config)"`
+	LabelKeys          string        `envconfig:"LABEL_KEYS" desc:"keys standing in for a missing label, e.g. git-url=org.opencontainers.image.source,vcs-url;email-ids= (empty: the documented default order)"`
+	HookToken          string        `envconfig:"HOOK_TOKEN" desc:"shared secret registries send as Authorization: Bearer to /hooks/*; empty: the hooks are off; never logged"`
+	HookRegistryHost   string        `envconfig:"HOOK_REGISTRY_HOST" desc:"host[:port] the scanner reaches the notifying registry at, instead of the host its events name"`
+	HookUntagged       bool          `envconfig:"HOOK_UNTAGGED" default:"false" desc:"also scan manifests pushed without a tag (an index's platform entries usually are)"`
+
 	// Version is the build's version, shown in logs and the User-Agent.
 	Version string `ignored:"true"`
 }
@@ -61,7 +75,8 @@ or runtime error (bad configuration, address in use, database unreachable),
 2 on a usage error.
 
 Docker is configured by its own variables: DOCKER_HOST, DOCKER_TLS_VERIFY,
-DOCKER_CERT_PATH, DOCKER_API_VERSION.
+DOCKER_CERT_PATH, DOCKER_API_VERSION. Registry credentials come from
+docker's config.json (DOCKER_CONFIG) or REGISTRY_AUTH_FILE.
 
 Environment:
 `
@@ -138,6 +153,68 @@ func (c *Config) check() error {
 	}
 	if _, err := api.ParseAllowList(c.AllowedServers); err != nil {
 		return fmt.Errorf("configuration: %s_ALLOWED_SERVERS: %w", EnvPrefix, err)
+	}
+	return c.checkSources()
+}
+
+// serviceSources are the sources the service can read; the one-shot scan
+// also reads archives and layouts, which a service has no business opening.
+var serviceSources = []string{scan.SourceDaemon, scan.SourceRegistry}
+
+// enabledSources is SOURCES, or SOURCE alone when SOURCES is empty.
+func (c *Config) enabledSources() []string {
+	var out []string
+	for _, s := range c.Sources {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{c.Source}
+	}
+	return out
+}
+
+func (c *Config) enabled(source string) bool { return slices.Contains(c.enabledSources(), source) }
+
+// checkSources refuses source settings the service cannot serve; an empty
+// SOURCE or PLATFORM (a Config built in code) means its default.
+func (c *Config) checkSources() error {
+	if c.Source == "" {
+		c.Source = scan.SourceDaemon
+	}
+	if c.Platform == "" {
+		c.Platform = "linux/amd64"
+	}
+	if !slices.Contains(serviceSources, c.Source) {
+		return fmt.Errorf("configuration: %s_SOURCE is %q; use daemon or registry", EnvPrefix, c.Source)
+	}
+	for _, s := range c.enabledSources() {
+		if !slices.Contains(serviceSources, s) {
+			return fmt.Errorf("configuration: %s_SOURCES names %q; use daemon and/or registry", EnvPrefix, s)
+		}
+	}
+	if !c.enabled(c.Source) {
+		return fmt.Errorf("configuration: %s_SOURCE %q is not among %s_SOURCES", EnvPrefix, c.Source, EnvPrefix)
+	}
+	if _, err := registry.ParsePlatform(c.Platform); err != nil {
+		return fmt.Errorf("configuration: %s_PLATFORM: %w", EnvPrefix, err)
+	}
+	if c.RegistryTimeout < 0 {
+		return fmt.Errorf("configuration: %s_REGISTRY_TIMEOUT must not be negative", EnvPrefix)
+	}
+	if _, err := scan.ParseLabelKeys(c.LabelKeys); err != nil {
+		return fmt.Errorf("configuration: %s_LABEL_KEYS: %w", EnvPrefix, err)
+	}
+	if c.HookToken != "" && !c.enabled(scan.SourceRegistry) {
+		// The hooks queue registry scans, which would all fail.
+		return fmt.Errorf("configuration: %s_HOOK_TOKEN is set but the registry source is not enabled; add registry to %s_SOURCES", EnvPrefix, EnvPrefix)
+	}
+	if strings.ContainsAny(c.HookToken, " \t\r\n") {
+		return fmt.Errorf("configuration: %s_HOOK_TOKEN holds white space, which a Bearer header cannot carry", EnvPrefix)
+	}
+	if h := c.HookRegistryHost; h != "" && (strings.ContainsAny(h, "/@ \t") || (!strings.ContainsAny(h, ".:") && h != "localhost")) {
+		return fmt.Errorf("configuration: %s_HOOK_REGISTRY_HOST is %q; want host[:port] with a '.' or a port, or localhost", EnvPrefix, h)
 	}
 	return nil
 }

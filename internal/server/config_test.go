@@ -30,6 +30,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Workers: 4, MaxAttempts: 5, RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute,
 		JobTimeout: 2 * time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
+		Source: "daemon", Platform: "linux/amd64", RegistryTimeout: 30 * time.Second,
 	}
 	tests := []struct {
 		name string
@@ -72,6 +73,33 @@ func TestCheckRefusesUnsendableCredentials(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "SCANNER_ANALYTICS_3SCALE_SECRET") ||
 			!strings.Contains(err.Error(), "control character") || strings.Contains(err.Error(), secret) {
 			t.Errorf("Run with an unsendable credential returned %v, want a configuration error naming the variables, without the secret", err)
+		}
+	}
+}
+
+func TestSourceSettings(t *testing.T) {
+	got, err := loadWith(t, map[string]string{"SCANNER_SOURCE": "registry"})
+	if err != nil || !reflect.DeepEqual(got.enabledSources(), []string{"registry"}) || got.enabled("daemon") {
+		t.Errorf("SOURCE=registry: sources %v, %v; want registry alone, no daemon", got.enabledSources(), err)
+	}
+	got, err = loadWith(t, map[string]string{"SCANNER_SOURCES": "daemon, registry", "SCANNER_HOOK_TOKEN": "t0k"})
+	if err != nil || !reflect.DeepEqual(got.enabledSources(), []string{"daemon", "registry"}) || got.Source != "daemon" {
+		t.Errorf("SOURCES=daemon,registry: %v, default %s, %v", got.enabledSources(), got.Source, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"SCANNER_SOURCE": "oci"}, "SCANNER_SOURCE"},
+		{map[string]string{"SCANNER_SOURCES": "daemon,floppy"}, "SCANNER_SOURCES"},
+		{map[string]string{"SCANNER_SOURCE": "registry", "SCANNER_SOURCES": "daemon"}, "not among"},
+		{map[string]string{"SCANNER_HOOK_TOKEN": "t0k"}, "registry source is not enabled"},
+		{map[string]string{"SCANNER_SOURCE": "registry", "SCANNER_PLATFORM": "amd64"}, "SCANNER_PLATFORM"},
+		{map[string]string{"SCANNER_LABEL_KEYS": "git-branch=x"}, "SCANNER_LABEL_KEYS"},
+		{map[string]string{"SCANNER_SOURCE": "registry", "SCANNER_HOOK_TOKEN": "t0k", "SCANNER_HOOK_REGISTRY_HOST": "registry"}, "SCANNER_HOOK_REGISTRY_HOST"},
+	} {
+		if _, err := loadWith(t, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error naming %s", tc.env, err, tc.want)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package server is the program behind cmd/server: the scan-request REST
-// service. Run wires the Docker label source, the analytics clients, the
+// service. Run wires the label sources (the Docker daemon, registries), the analytics clients, the
 // durable queue and the HTTP API together, serves, and shuts down in order.
 package server
 
@@ -20,9 +20,11 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/hooks"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
 	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 	"github.com/centos-pipeline/analytics-scanner/internal/queue"
+	"github.com/centos-pipeline/analytics-scanner/internal/registry"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/ui"
 )
@@ -46,14 +48,15 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	defer ln.Close()
 
-	source, err := docker.New()
+	sources, checks, closeSources, err := openSources(cfg)
 	if err != nil {
 		return err
 	}
-	defer source.Close()
+	defer closeSources()
+	labelKeys, _ := scan.ParseLabelKeys(cfg.LabelKeys) // checked above
 
 	m := metrics.New()
-	scanners := &scannerSet{cfg: cfg, source: source, metrics: m, log: log}
+	scanners := &scannerSet{cfg: cfg, sources: sources, labelKeys: labelKeys, metrics: m, log: log}
 	if cfg.AnalyticsURL == "" {
 		log.Warn().Msg(EnvPrefix + "_ANALYTICS_URL is not set: scans will fail until it is")
 	}
@@ -95,13 +98,17 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		APIToken:       cfg.APIToken,
 		AllowedServers: allowed,
 		MaxWait:        cfg.MaxWait,
-		Checks: []api.Check{
-			{Name: "store", Check: st.Ping},
-			{Name: "docker", Check: source.Ping},
+		Checks:         append([]api.Check{{Name: "store", Check: st.Ping}}, checks...),
+		Metrics:        m,
+		Log:            log,
+		Draining:       draining,
+		Sources:        cfg.enabledSources(),
+		DefaultSource:  cfg.Source,
+		Hooks: api.HooksConfig{
+			Token:     cfg.HookToken,
+			Submitter: st,
+			Options:   hooks.Options{Host: cfg.HookRegistryHost, IncludeUntagged: cfg.HookUntagged},
 		},
-		Metrics:  m,
-		Log:      log,
-		Draining: draining,
 		// The page asks for the same token as the API, once, and keeps a
 		// session cookie derived from it.
 		Page: ui.New(ui.Config{APIToken: cfg.APIToken, Log: log}, st),
@@ -167,18 +174,58 @@ func logStart(log zerolog.Logger, cfg Config, addr, database string) {
 		Bool("analytics_token_set", cfg.AnalyticsToken != "").
 		Bool("analytics_3scale_secret_set", cfg.Analytics3scaleSecret != "").
 		Bool("api_token_set", cfg.APIToken != "").
+		Strs("sources", cfg.enabledSources()).
+		Str("default_source", cfg.Source).
+		Bool("hooks_enabled", cfg.HookToken != "").
 		Int("workers", cfg.Workers).
 		Int("max_attempts", cfg.MaxAttempts).
 		Msg("listening")
 }
 
+// openSources opens the label sources the configuration enables, with a
+// readiness check for each: "docker" pings the daemon; "registry" pings
+// SCANNER_HOOK_REGISTRY_HOST when one is set, and otherwise only says the
+// source is enabled, since any registry a request names may be asked. A
+// service without the daemon source opens no Docker client at all.
+func openSources(cfg Config) (map[string]scan.LabelSource, []api.Check, func(), error) {
+	sources := map[string]scan.LabelSource{}
+	var checks []api.Check
+	closeAll := func() {}
+	if cfg.enabled(scan.SourceDaemon) {
+		d, err := docker.New()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sources[scan.SourceDaemon] = d
+		checks = append(checks, api.Check{Name: "docker", Check: d.Ping})
+		closeAll = func() { _ = d.Close() }
+	}
+	if cfg.enabled(scan.SourceRegistry) {
+		platform, _ := registry.ParsePlatform(cfg.Platform) // checked before
+		r, err := registry.New(registry.Options{Platform: platform, Insecure: cfg.InsecureRegistries,
+			Timeout: cfg.RegistryTimeout})
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, fmt.Errorf("registry source: %w", err)
+		}
+		sources[scan.SourceRegistry] = r
+		check := func(context.Context) error { return nil }
+		if host := cfg.HookRegistryHost; host != "" {
+			check = func(ctx context.Context) error { return r.Ping(ctx, host) }
+		}
+		checks = append(checks, api.Check{Name: "registry", Check: check})
+	}
+	return sources, checks, closeAll, nil
+}
+
 // scannerSet builds one scanner per analytics server and reuses it, so that
 // each server's client keeps its connections.
 type scannerSet struct {
-	cfg     Config
-	source  scan.LabelSource
-	metrics *metrics.Metrics
-	log     zerolog.Logger
+	cfg       Config
+	sources   map[string]scan.LabelSource
+	labelKeys scan.LabelKeys
+	metrics   *metrics.Metrics
+	log       zerolog.Logger
 
 	mu       sync.Mutex
 	scanners map[string]*scan.Scanner
@@ -198,7 +245,8 @@ func (s *scannerSet) forServer(server string) (*scan.Scanner, error) {
 	if url == "" {
 		url = s.cfg.AnalyticsURL
 	}
-	sc := &scan.Scanner{Source: s.source, Retry: reportRetry, Log: s.log}
+	sc := &scan.Scanner{Source: s.sources[s.cfg.Source], Sources: s.sources, LabelKeys: s.labelKeys,
+		Retry: reportRetry, Log: s.log}
 	if url == "" {
 		sc.RegistrarErr = errors.New("no analytics server: " + EnvPrefix + "_ANALYTICS_URL is not set")
 	} else {
