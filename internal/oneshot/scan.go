@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/registry"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -31,6 +33,12 @@ type scanOptions struct {
 	strict   bool
 	verbose  bool
 	version  bool
+	// source is where images are read: daemon, registry, docker-archive
+	// or oci; platform, insecure and labelKeys configure the others.
+	source    string
+	platform  string
+	insecure  string
+	labelKeys string
 	// Secrets come only from the environment: a flag's value would show
 	// in `ps`.
 	token            string
@@ -65,6 +73,10 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 	fs.BoolVar(&o.strict, "strict", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
+	fs.StringVar(&o.source, "source", scan.SourceDaemon, "")
+	fs.StringVar(&o.platform, "platform", "linux/amd64", "")
+	fs.StringVar(&o.insecure, "insecure-registries", "", "")
+	fs.StringVar(&o.labelKeys, "label-keys", "", "")
 	fs.DurationVar(&o.retryInitial, "retry-initial", 0, "")
 
 	// Flags may come after SCAN_TYPE too (`scan register --json`): the
@@ -102,6 +114,14 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 		return o, errors.New("--scanin must not be empty")
 	case strings.TrimSpace(o.scanOut) == "":
 		return o, errors.New("--scanout must not be empty")
+	case !slices.Contains(oneshotSources, o.source):
+		return o, fmt.Errorf("--source %q: want one of %s", o.source, strings.Join(oneshotSources, ", "))
+	}
+	if _, err := registry.ParsePlatform(o.platform); err != nil {
+		return o, fmt.Errorf("--platform: %w", err)
+	}
+	if _, err := scan.ParseLabelKeys(o.labelKeys); err != nil {
+		return o, fmt.Errorf("--label-keys: %w", err)
 	}
 	return o, nil
 }
@@ -148,13 +168,21 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	log := newLogger(stderr, o.verbose)
 
-	inputs, err := atomicscan.ScanInputs(o.scanIn)
-	if err != nil {
-		return usageError(stderr, "scan", fmt.Errorf("--scanin %s: %w", o.scanIn, err))
+	var inputs []atomicscan.Input
+	if o.source == scan.SourceDaemon {
+		// Only the daemon's images are mounted by atomic; the other
+		// sources scan IMAGE_NAME alone.
+		if inputs, err = atomicscan.ScanInputs(o.scanIn); err != nil {
+			return usageError(stderr, "scan", fmt.Errorf("--scanin %s: %w", o.scanIn, err))
+		}
 	}
 
-	source, closeSource := newSource(getenv, o.scanIn)
+	source, closeSource, err := newSource(getenv, o)
+	if err != nil {
+		return usageError(stderr, "scan", err)
+	}
 	defer closeSource()
+	labelKeys, _ := scan.ParseLabelKeys(o.labelKeys) // checked by parseScanArgs
 	client, clientErr := newAnalyticsClient(o)
 	serverURL := ""
 	if client != nil {
@@ -170,6 +198,7 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	scanner := &scan.Scanner{
 		Source:       source,
+		LabelKeys:    labelKeys,
 		RegistrarErr: clientErr,
 		Retry:        o.retryPolicy(),
 		Log:          log,
@@ -287,11 +316,38 @@ func resultFolder(r scan.Result, image string) string {
 	return atomicscan.FolderName(image)
 }
 
-// newSource connects to the Docker daemon. DOCKER_HOST is taken from getenv
+// oneshotSources are the values of --source.
+var oneshotSources = []string{scan.SourceDaemon, scan.SourceRegistry, scan.SourceDockerArchive, scan.SourceOCILayout}
+
+// newSource returns the label source --source names. The others need no
+// daemon: a registry is read over the distribution API, an archive or a
+// layout from the file system.
+func newSource(getenv func(string) string, o scanOptions) (scan.LabelSource, func(), error) {
+	platform, _ := registry.ParsePlatform(o.platform) // checked by parseScanArgs
+	var src scan.LabelSource
+	switch o.source {
+	case scan.SourceDaemon:
+		src, closeFn := newDaemonSource(getenv, o.scanIn)
+		return src, closeFn, nil
+	case scan.SourceRegistry:
+		r, err := registry.New(registry.Options{Platform: platform, Insecure: strings.Split(o.insecure, ",")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("--insecure-registries: %w", err)
+		}
+		src = r
+	case scan.SourceDockerArchive:
+		src = registry.ArchiveSource{}
+	case scan.SourceOCILayout:
+		src = registry.LayoutSource{Platform: platform}
+	}
+	return imageSource{LabelSource: src, scanIn: o.scanIn, source: o.source}, func() {}, nil
+}
+
+// newDaemonSource connects to the Docker daemon. DOCKER_HOST is taken from getenv
 // so that tests can point it elsewhere; the other DOCKER_* variables are the
 // docker client's own business. A client that cannot be made (a malformed
 // DOCKER_HOST) fails every inspection, so that the results say why.
-func newSource(getenv func(string) string, scanIn string) (scan.LabelSource, func()) {
+func newDaemonSource(getenv func(string) string, scanIn string) (scan.LabelSource, func()) {
 	var opts []client.Opt
 	if host := envValue(getenv, "DOCKER_HOST"); host != "" {
 		opts = append(opts, client.WithHost(host))
@@ -305,7 +361,7 @@ func newSource(getenv func(string) string, scanIn string) (scan.LabelSource, fun
 		src = d
 		closeFn = func() { _ = d.Close() }
 	}
-	return imageSource{LabelSource: src, scanIn: scanIn}, closeFn
+	return imageSource{LabelSource: src, scanIn: scanIn, source: scan.SourceDaemon}, closeFn
 }
 
 // imageSource explains an empty reference: it means no IMAGE_NAME was given
@@ -313,10 +369,14 @@ func newSource(getenv func(string) string, scanIn string) (scan.LabelSource, fun
 type imageSource struct {
 	scan.LabelSource
 	scanIn string
+	source string
 }
 
 func (s imageSource) Inspect(ctx context.Context, ref string) (scan.Image, error) {
 	if strings.TrimSpace(ref) == "" {
+		if s.source != scan.SourceDaemon {
+			return scan.Image{}, fmt.Errorf("no image to scan: IMAGE_NAME is not set (nor --image); with --source %s it names the image", s.source)
+		}
 		return scan.Image{}, fmt.Errorf("no image to scan: IMAGE_NAME is not set (nor --image) and %s holds no image folders", s.scanIn)
 	}
 	return s.LabelSource.Inspect(ctx, ref)

@@ -18,7 +18,12 @@ const scanUsage = `Usage:
 
 The one-shot scanner that ` + "`atomic scan --scanner analytics-integration`" + ` runs.
 For each image it reads the labels git-url, git-sha and email-ids from the
-Docker daemon and registers them with the analytics server (POST SERVER/register).
+Docker daemon (or, with --source, from a registry, a docker save archive or an
+OCI layout, with no daemon) and registers them with the analytics server
+(POST SERVER/register). A missing label is taken from the standard
+provenance keys (org.opencontainers.image.source, .revision, .authors, then
+label-schema's and OpenShift's; see --label-keys); the result's
+"Label Sources" says which key each value came from.
 When anything fails it reports every error to SERVER/scanner-error, when a
 SERVER is known, and says why in the result files.
 
@@ -33,7 +38,12 @@ SCAN_TYPE is one of:
 
 What is scanned: every folder under --scanin (atomic mounts each image or
 container there as a folder named by its id), each by its own id. With no
-such folder, or no --scanin directory at all, the image IMAGE_NAME.
+such folder, or no --scanin directory at all, the image IMAGE_NAME. With a
+--source other than daemon, IMAGE_NAME alone:
+  registry         a reference: registry.example/team/app:1 or ...@sha256:...
+  docker-archive   PATH or PATH:REPO:TAG of a docker save tarball
+  oci              DIR or DIR:NAME of an OCI image layout (NAME is the
+                   org.opencontainers.image.ref.name annotation)
 
 Results, per image, in <scanout>/<id>/ (or <scanout>/<image name>/ when
 IMAGE_NAME could not be found, <scanout>/unknown-image/ without IMAGE_NAME):
@@ -51,6 +61,15 @@ Flags:
   --timeout DUR      bound on each request to the server (default %s)
   --strict           exit 1 when any scan was unsuccessful
   --verbose          debug logs on stderr (default: info)
+  --source SRC       daemon (default), registry, docker-archive or oci
+  --platform P       the platform read from a multi-platform image
+                     (registry, oci), os/arch[/variant] (default linux/amd64)
+  --insecure-registries LIST
+                     comma-separated registries (host or host:port) read
+                     over plain HTTP; loopback ones always are
+  --label-keys SPEC  keys standing in for a missing label, as
+                     LABEL=KEY,KEY;... e.g. "git-url=vcs-url;email-ids="
+                     (a label named takes only its keys; "LABEL=" none)
   --version          print the version and exit
   -h, --help         print this help and exit
 
@@ -69,6 +88,9 @@ Environment:
   DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
                             which Docker daemon to ask, as for the docker CLI
                             (default unix:///var/run/docker.sock)
+  DOCKER_CONFIG, REGISTRY_AUTH_FILE
+                            registry credentials (docker's config.json,
+                            podman's auth.json), for --source registry
 
 Failures that may pass (an unreachable daemon or server, a 5xx or 429 answer,
 a timeout) are retried a few times within seconds; others are not.
