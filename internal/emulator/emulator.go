@@ -78,6 +78,8 @@ type Server struct {
 	arrivals map[string]int
 	// reportFailures is the same for report requests (FailNextReport).
 	reportFailures struct{ remaining, status int }
+	// scripts holds what Script and Always asked, by endpoint.
+	scripts map[Endpoint]script
 }
 
 // repository is what the emulator remembers of one registered git-url.
@@ -100,6 +102,7 @@ func New(cfg Config) *Server {
 		cfg:      cfg,
 		repos:    make(map[string]*repository),
 		arrivals: make(map[string]int),
+		scripts:  make(map[Endpoint]script),
 		received: requestLog{limit: cfg.MaxReceived},
 		reports:  requestLog{limit: cfg.MaxReceived},
 	}

@@ -109,38 +109,48 @@ func authFrom(ctx context.Context) Auth {
 
 // decodeJSONBody applies the real server's request rules: the content type
 // must be exactly application/json (it compared the whole string, so a
-// charset parameter is refused) and the body must decode into dst. On
-// failure it has answered the request and returns false.
-func decodeJSONBody(w http.ResponseWriter, r *http.Request, dst any) bool {
+// charset parameter is refused) and the body must decode into dst. It
+// returns the body as read; on failure it has answered the request and
+// returns false.
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, dst any) ([]byte, bool) {
 	if r.Header.Get("Content-Type") != "application/json" {
 		writeJSON(w, http.StatusBadRequest, result{false, "Set content type to application/json"})
-		return false
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		if maxErr, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeJSON(w, http.StatusRequestEntityTooLarge,
 				result{false, fmt.Sprintf("Request body is larger than %d bytes", maxErr.Limit)})
-			return false
+			return nil, false
 		}
 		writeJSON(w, http.StatusBadRequest, result{false, "Could not read the request body: " + err.Error()})
-		return false
+		return nil, false
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		writeJSON(w, http.StatusBadRequest, result{false, "Invalid JSON body: " + err.Error()})
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
 }
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var reg Registration
-	if !decodeJSONBody(w, r, &reg) {
+	raw, ok := decodeJSONBody(w, r, &reg)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	s.arrivals[reg.GitSHA]++
+	scripted, isScripted := s.scriptedLocked(EndpointRegister)
+	if isScripted {
+		s.logLocked(r, raw, scripted.Status, &reg, nil)
+	}
 	s.mu.Unlock()
+	if isScripted {
+		writeScripted(w, r, scripted)
+		return
+	}
 	if s.cfg.RegisterDelay > 0 {
 		timer := time.NewTimer(s.cfg.RegisterDelay)
 		defer timer.Stop()
@@ -153,7 +163,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	// One critical section, so the log's order is the registrations' order.
 	s.mu.Lock()
 	status, body, retryAfter := s.registerLocked(reg)
-	s.logLocked(r, status, &reg, nil)
+	s.logLocked(r, raw, status, &reg, nil)
 	s.mu.Unlock()
 	if secs := int(retryAfter / time.Second); secs > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -202,18 +212,28 @@ func (s *Server) registerLocked(reg Registration) (status int, body any, retryAf
 
 func (s *Server) handleScannerError(w http.ResponseWriter, r *http.Request) {
 	var report ErrorReport
-	if !decodeJSONBody(w, r, &report) {
+	raw, ok := decodeJSONBody(w, r, &report)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
-	s.logLocked(r, http.StatusOK, nil, &report)
+	scripted, isScripted := s.scriptedLocked(EndpointScannerError)
+	status := http.StatusOK
+	if isScripted {
+		status = scripted.Status
+	}
+	s.logLocked(r, raw, status, nil, &report)
 	s.mu.Unlock()
+	if isScripted {
+		writeScripted(w, r, scripted)
+		return
+	}
 	writeJSON(w, http.StatusOK, result{true, "Scanner error report received"})
 }
 
 // logLocked records a decoded request in the received-requests log. s.mu
 // must be held.
-func (s *Server) logLocked(r *http.Request, status int, reg *Registration, report *ErrorReport) {
+func (s *Server) logLocked(r *http.Request, body []byte, status int, reg *Registration, report *ErrorReport) {
 	s.received.add(Request{
 		Time:         s.cfg.Now(),
 		Path:         r.URL.Path,
@@ -221,6 +241,8 @@ func (s *Server) logLocked(r *http.Request, status int, reg *Registration, repor
 		Status:       status,
 		Registration: reg,
 		ErrorReport:  report,
+		Header:       r.Header.Clone(),
+		Body:         body,
 	})
 }
 

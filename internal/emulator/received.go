@@ -1,6 +1,9 @@
 package emulator
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Auth names the credentials a request presented. It never holds their value.
 type Auth string
@@ -41,6 +44,12 @@ type Request struct {
 	Registration *Registration `json:"registration,omitempty"`
 	ErrorReport  *ErrorReport  `json:"error_report,omitempty"`
 	Report       *ReportQuery  `json:"report,omitempty"`
+	// Header and Body are the request as it came, for tests that check
+	// what a client sends to the letter (a whole header, no extra body
+	// field). They stay out of GET /received: the header holds the
+	// credentials.
+	Header http.Header `json:"-"`
+	Body   []byte      `json:"-"`
 }
 
 // requestLog keeps the last limit requests in a ring, so that a long-running

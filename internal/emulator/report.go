@@ -152,10 +152,26 @@ type ReportQuery struct {
 
 func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	q := ReportQuery{GitURL: r.URL.Query().Get("git-url"), GitSHA: r.URL.Query().Get("git-sha")}
-	status, body := s.report(q)
 	s.mu.Lock()
-	s.reports.add(Request{Time: s.cfg.Now(), Path: r.URL.Path, Auth: authFrom(r.Context()), Status: status, Report: &q})
+	scripted, isScripted := s.scriptedLocked(EndpointReport)
 	s.mu.Unlock()
+	var (
+		status int
+		body   any
+	)
+	if isScripted {
+		status = scripted.Status
+	} else {
+		status, body = s.report(q)
+	}
+	s.mu.Lock()
+	s.reports.add(Request{Time: s.cfg.Now(), Path: r.URL.Path, Auth: authFrom(r.Context()), Status: status, Report: &q,
+		Header: r.Header.Clone()})
+	s.mu.Unlock()
+	if isScripted {
+		writeScripted(w, r, scripted)
+		return
+	}
 	writeJSON(w, status, body)
 }
 
