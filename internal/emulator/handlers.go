@@ -241,6 +241,7 @@ func (s *Server) logLocked(r *http.Request, body []byte, status int, reg *Regist
 		Status:       status,
 		Registration: reg,
 		ErrorReport:  report,
+		Method:       r.Method,
 		Header:       r.Header.Clone(),
 		Body:         body,
 	})

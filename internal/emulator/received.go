@@ -44,10 +44,11 @@ type Request struct {
 	Registration *Registration `json:"registration,omitempty"`
 	ErrorReport  *ErrorReport  `json:"error_report,omitempty"`
 	Report       *ReportQuery  `json:"report,omitempty"`
-	// Header and Body are the request as it came, for tests that check
-	// what a client sends to the letter (a whole header, no extra body
-	// field). They stay out of GET /received: the header holds the
+	// Method, Header and Body are the request as it came, for tests that
+	// check what a client sends to the letter (a whole header, no extra
+	// body field). They stay out of GET /received: the header holds the
 	// credentials.
+	Method string      `json:"-"`
 	Header http.Header `json:"-"`
 	Body   []byte      `json:"-"`
 }

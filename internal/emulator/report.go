@@ -166,7 +166,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.reports.add(Request{Time: s.cfg.Now(), Path: r.URL.Path, Auth: authFrom(r.Context()), Status: status, Report: &q,
-		Header: r.Header.Clone()})
+		Method: r.Method, Header: r.Header.Clone()})
 	s.mu.Unlock()
 	if isScripted {
 		writeScripted(w, r, scripted)

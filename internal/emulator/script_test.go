@@ -38,7 +38,7 @@ func TestScriptAnswersInOrderThenTheServerAgain(t *testing.T) {
 	}
 
 	reqs := emu.Requests()
-	if len(reqs) != 3 || reqs[0].Status != 503 || reqs[1].Status != 200 || reqs[0].Path != "/api/v1/register" {
+	if len(reqs) != 3 || reqs[0].Status != 503 || reqs[1].Status != 200 || reqs[0].Path != "/api/v1/register" || reqs[0].Method != http.MethodPost {
 		t.Fatalf("requests = %+v, want the three, with the scripted statuses", reqs)
 	}
 	if got := string(reqs[0].Body); got != registerBody(repoURL, "46e443d") {

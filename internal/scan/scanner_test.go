@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
 )
@@ -32,78 +32,44 @@ func seedImage(labels map[string]string) *scantest.LabelSource {
 	return src
 }
 
-// request is one request the analytics server received.
-type request struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   map[string]any
-}
-
-// analyticsServer is a real HTTP server standing in for the analytics
-// server. Each endpoint answers with its handler, given the 1-based number of
-// the call to that endpoint; a nil handler answers 200 success.
+// analyticsServer is the emulator, standing in for the analytics server,
+// with the credentials newScanner's client sends.
 type analyticsServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []request
-	register func(w http.ResponseWriter, n int)
-	report   func(w http.ResponseWriter, n int)
+	*emulator.Server
+	URL string
 }
 
-func newAnalyticsServer(t *testing.T, register, report func(w http.ResponseWriter, n int)) *analyticsServer {
+func newAnalyticsServer(t *testing.T) *analyticsServer {
 	t.Helper()
-	s := &analyticsServer{register: register, report: report}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
+	emu := emulator.New(emulator.Config{Token: "t0ken-s3cret", ThreeScaleSecret: "3scale-s3cret"})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return &analyticsServer{Server: emu, URL: srv.URL}
 }
 
-func (s *analyticsServer) serve(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	s.mu.Lock()
-	s.requests = append(s.requests, request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	n := 0
-	for _, q := range s.requests {
-		if q.Path == r.URL.Path {
-			n++
-		}
-	}
-	handler := map[string]func(http.ResponseWriter, int){"/register": s.register, "/scanner-error": s.report}[r.URL.Path]
-	s.mu.Unlock()
-	switch {
-	case r.URL.Path != "/register" && r.URL.Path != "/scanner-error":
-		http.NotFound(w, r)
-	case handler == nil:
-		answer(w, http.StatusOK, `{"success": true, "summary": "ok"}`)
-	default:
-		handler(w, n)
-	}
+// request is one request the analytics server received, its body decoded
+// generically so that a comparison also catches an extra field.
+type request struct {
+	emulator.Request
+	Body map[string]any
 }
 
-func (s *analyticsServer) calls(path string) []request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// calls returns the requests to endpoint, oldest first.
+func (s *analyticsServer) calls(e emulator.Endpoint) []request {
 	var out []request
-	for _, q := range s.requests {
-		if q.Path == path {
-			out = append(out, q)
+	for _, q := range s.Requests() {
+		if strings.HasSuffix(q.Path, "/"+string(e)) {
+			r := request{Request: q}
+			_ = json.Unmarshal(q.Body, &r.Body)
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
-func answer(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
-
-// always answers every call with status and body.
-func always(status int, body string) func(http.ResponseWriter, int) {
-	return func(w http.ResponseWriter, _ int) { answer(w, status, body) }
+// always answers every call to e with status and body.
+func (s *analyticsServer) always(e emulator.Endpoint, status int, body string) {
+	s.Always(e, emulator.Answer{Status: status, Body: body})
 }
 
 const registered = `{"success": true, "summary": "Repository https://github.com/fabric8-analytics/f8a-server-backbone with commit-hash 46e443d has been successfully registered."}`
@@ -150,7 +116,8 @@ func assertNoSecrets(t *testing.T, r scan.Result) {
 }
 
 func TestScanSuccess(t *testing.T) {
-	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
+	srv := newAnalyticsServer(t)
+	srv.always(emulator.EndpointRegister, http.StatusOK, registered)
 	src := seedImage(scan.GoodLabels())
 	s := newScanner(t, src, srv, fast)
 
@@ -184,7 +151,7 @@ func TestScanSuccess(t *testing.T) {
 		t.Errorf("times = %s .. %s, want the clock's first reading then a later one", r.StartTime, r.FinishedTime)
 	}
 
-	regs := srv.calls("/register")
+	regs := srv.calls(emulator.EndpointRegister)
 	if len(regs) != 1 {
 		t.Fatalf("register calls = %d, want 1", len(regs))
 	}
@@ -192,27 +159,27 @@ func TestScanSuccess(t *testing.T) {
 	if regs[0].Method != http.MethodPost || !reflect.DeepEqual(regs[0].Body, wantBody) {
 		t.Errorf("register = %s %v, want POST %v", regs[0].Method, regs[0].Body, wantBody)
 	}
-	if n := len(srv.calls("/scanner-error")); n != 0 {
+	if n := len(srv.calls(emulator.EndpointScannerError)); n != 0 {
 		t.Errorf("scanner-error calls = %d after a success, want 0", n)
 	}
 	assertNoSecrets(t, r)
 }
 
 func TestScanLabelsMissing(t *testing.T) {
-	srv := newAnalyticsServer(t, nil, nil)
+	srv := newAnalyticsServer(t)
 	src := seedImage(map[string]string{scan.LabelEmailIDs: " a@x.org,b@y.org "})
 	s := newScanner(t, src, srv, fast)
 
 	r := s.Scan(context.Background(), scan.Target{Ref: seedID, Name: "nshaikh/test_label"})
 
-	if n := len(srv.calls("/register")); n != 0 {
+	if n := len(srv.calls(emulator.EndpointRegister)); n != 0 {
 		t.Errorf("register calls = %d, want none for an image without its labels", n)
 	}
 	if n := src.AllInspections(); n != 1 {
 		t.Errorf("inspections = %d, want 1: missing labels are not retried", n)
 	}
 	wantErrs := []string{"label git-url is missing", "label git-sha is missing"}
-	reports := srv.calls("/scanner-error")
+	reports := srv.calls(emulator.EndpointScannerError)
 	if len(reports) != 1 {
 		t.Fatalf("scanner-error calls = %d, want 1", len(reports))
 	}
@@ -280,7 +247,7 @@ func TestScanImageNotFound(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newAnalyticsServer(t, nil, nil)
+			srv := newAnalyticsServer(t)
 			src := scantest.NewLabelSource()
 			s := newScanner(t, src, srv, fast)
 
@@ -295,10 +262,10 @@ func TestScanImageNotFound(t *testing.T) {
 			if n := src.AllInspections(); n != 1 {
 				t.Errorf("inspections = %d, want 1: a missing image is final", n)
 			}
-			if n := len(srv.calls("/register")); n != 0 {
+			if n := len(srv.calls(emulator.EndpointRegister)); n != 0 {
 				t.Errorf("register calls = %d, want 0", n)
 			}
-			reports := srv.calls("/scanner-error")
+			reports := srv.calls(emulator.EndpointScannerError)
 			if len(reports) != 1 {
 				t.Fatalf("scanner-error calls = %d, want 1", len(reports))
 			}
@@ -313,7 +280,7 @@ func TestScanDaemonUnavailable(t *testing.T) {
 	down := fmt.Errorf("%w: ping: connection refused", scan.ErrDaemonUnavailable)
 
 	t.Run("retried until tries run out", func(t *testing.T) {
-		srv := newAnalyticsServer(t, nil, nil)
+		srv := newAnalyticsServer(t)
 		src := scantest.NewLabelSource()
 		src.FailNext(down, down, down, down, down)
 		s := newScanner(t, src, srv, fast)
@@ -329,12 +296,12 @@ func TestScanDaemonUnavailable(t *testing.T) {
 		if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "docker daemon unavailable") {
 			t.Errorf("result: successful %v, errors %q", r.Successful, r.Errors)
 		}
-		if n := len(srv.calls("/scanner-error")); n != 1 {
+		if n := len(srv.calls(emulator.EndpointScannerError)); n != 1 {
 			t.Errorf("scanner-error calls = %d, want 1 (the final failure only)", n)
 		}
 	})
 	t.Run("recovers", func(t *testing.T) {
-		srv := newAnalyticsServer(t, nil, nil)
+		srv := newAnalyticsServer(t)
 		src := seedImage(scan.GoodLabels())
 		src.FailNext(down)
 		r := newScanner(t, src, srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
@@ -345,22 +312,17 @@ func TestScanDaemonUnavailable(t *testing.T) {
 }
 
 func TestScanRetriesServerErrors(t *testing.T) {
-	srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
-		if n == 1 {
-			answer(w, http.StatusInternalServerError, `{"success": false, "summary": "database is down"}`)
-			return
-		}
-		answer(w, http.StatusOK, registered)
-	}, nil)
+	srv := newAnalyticsServer(t)
+	srv.Script(emulator.EndpointRegister, emulator.Answer{Status: http.StatusInternalServerError, Body: `{"success": false, "summary": "database is down"}`})
 	r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
 	if !r.Successful || r.Errors != nil {
 		t.Errorf("successful %v, errors %q; want success", r.Successful, r.Errors)
 	}
-	if n := len(srv.calls("/register")); n != 2 {
+	if n := len(srv.calls(emulator.EndpointRegister)); n != 2 {
 		t.Errorf("register calls = %d, want 2", n)
 	}
-	if n := len(srv.calls("/scanner-error")); n != 0 {
+	if n := len(srv.calls(emulator.EndpointScannerError)); n != 0 {
 		t.Errorf("scanner-error calls = %d, want 0: the scan succeeded", n)
 	}
 	if r.ServerResponse == nil || r.ServerResponse.Status != 200 {
@@ -382,15 +344,16 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newAnalyticsServer(t, always(tc.status, tc.body), nil)
+			srv := newAnalyticsServer(t)
+			srv.always(emulator.EndpointRegister, tc.status, tc.body)
 			s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
 
 			r := s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
-			if n := len(srv.calls("/register")); n != 1 {
+			if n := len(srv.calls(emulator.EndpointRegister)); n != 1 {
 				t.Errorf("register calls = %d, want 1: a %d is not retried", n, tc.status)
 			}
-			if n := len(srv.calls("/scanner-error")); n != 1 {
+			if n := len(srv.calls(emulator.EndpointScannerError)); n != 1 {
 				t.Errorf("scanner-error calls = %d, want 1", n)
 			}
 			if r.Successful || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], tc.summary) {
@@ -413,27 +376,24 @@ func TestScanDoesNotRetryClientErrors(t *testing.T) {
 func TestScanReportFailure(t *testing.T) {
 	cases := []struct {
 		name        string
-		report      func(http.ResponseWriter, int)
+		report      []emulator.Answer // the scanner-error answers in order, the last one standing
 		wantReports int
 		wantFailure bool
 	}{
 		// The real server has no scanner-error endpoint.
-		{"404 not retried", always(404, `{"error": "not found"}`), 1, true},
-		{"503 retried until tries run out", always(503, ``), int(fast.MaxTries), true},
-		{"503 then 200", func(w http.ResponseWriter, n int) {
-			if n == 1 {
-				answer(w, 503, ``)
-				return
-			}
-			answer(w, 200, `{}`)
-		}, 2, false},
+		{"404 not retried", []emulator.Answer{{Status: 404, Body: `{"error": "not found"}`}}, 1, true},
+		{"503 retried until tries run out", []emulator.Answer{{Status: 503}}, int(fast.MaxTries), true},
+		{"503 then 200", []emulator.Answer{{Status: 503}, {Status: 200, Body: `{}`}}, 2, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newAnalyticsServer(t, always(400, `{"success": false, "summary": "bad"}`), tc.report)
+			srv := newAnalyticsServer(t)
+			srv.always(emulator.EndpointRegister, 400, `{"success": false, "summary": "bad"}`)
+			srv.Script(emulator.EndpointScannerError, tc.report[:len(tc.report)-1]...)
+			srv.Always(emulator.EndpointScannerError, tc.report[len(tc.report)-1])
 			r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 
-			if n := len(srv.calls("/scanner-error")); n != tc.wantReports {
+			if n := len(srv.calls(emulator.EndpointScannerError)); n != tc.wantReports {
 				t.Errorf("scanner-error calls = %d, want %d", n, tc.wantReports)
 			}
 			wantLen := 1
@@ -452,7 +412,7 @@ func TestScanReportFailure(t *testing.T) {
 				}
 			}
 			// The report itself carries only the scan's own errors.
-			for _, q := range srv.calls("/scanner-error") {
+			for _, q := range srv.calls(emulator.EndpointScannerError) {
 				if errs, _ := q.Body["error"].([]any); len(errs) != 1 {
 					t.Errorf("reported errors = %v, want the one register error", q.Body["error"])
 				}
@@ -464,39 +424,26 @@ func TestScanReportFailure(t *testing.T) {
 
 func TestScanHonoursRetryAfter(t *testing.T) {
 	t.Run("short Retry-After waited for", func(t *testing.T) {
-		var (
-			mu    sync.Mutex
-			first time.Time
-			gap   time.Duration
-		)
-		srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
-			mu.Lock()
-			defer mu.Unlock()
-			if n == 1 {
-				first = time.Now()
-				w.Header().Set("Retry-After", "1")
-				answer(w, http.StatusServiceUnavailable, ``)
-				return
-			}
-			gap = time.Since(first)
-			answer(w, http.StatusOK, registered)
-		}, nil)
+		srv := newAnalyticsServer(t)
+		srv.Script(emulator.EndpointRegister, emulator.Answer{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"1"}}})
 		r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label"})
 		if !r.Successful {
 			t.Fatalf("errors %q, want success on the second try", r.Errors)
 		}
-		mu.Lock()
-		defer mu.Unlock()
+		regs := srv.calls(emulator.EndpointRegister)
+		if len(regs) != 2 {
+			t.Fatalf("register calls = %d, want 2", len(regs))
+		}
+		gap := regs[1].Time.Sub(regs[0].Time)
 		// fast would retry after milliseconds; the server asked for 1 s.
 		if gap < 900*time.Millisecond {
 			t.Errorf("retried after %v, want about 1s as Retry-After asked", gap)
 		}
 	})
 	t.Run("Retry-After beyond the policy is not waited for", func(t *testing.T) {
-		srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
-			w.Header().Set("Retry-After", "3600")
-			answer(w, http.StatusTooManyRequests, `{"summary": "slow down"}`)
-		}, nil)
+		srv := newAnalyticsServer(t)
+		srv.Always(emulator.EndpointRegister, emulator.Answer{Status: http.StatusTooManyRequests, Body: `{"summary": "slow down"}`,
+			Header: http.Header{"Retry-After": {"3600"}}})
 		policies := map[string]scan.RetryPolicy{
 			"with MaxElapsed":    {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsed: 2 * time.Second},
 			"without MaxElapsed": {MaxTries: 3, InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond},
@@ -504,7 +451,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 		}
 		for name, p := range policies {
 			t.Run(name, func(t *testing.T) {
-				before := len(srv.calls("/register"))
+				before := len(srv.calls(emulator.EndpointRegister))
 				// A deadline only so that a regression fails instead of
 				// hanging for an hour.
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -514,7 +461,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 				if elapsed := time.Since(start); elapsed > 3*time.Second {
 					t.Errorf("Scan took %v; a Retry-After of an hour must end the retries", elapsed)
 				}
-				if n := len(srv.calls("/register")) - before; n != 1 {
+				if n := len(srv.calls(emulator.EndpointRegister)) - before; n != 1 {
 					t.Errorf("register calls = %d, want 1: retrying sooner than asked is no use", n)
 				}
 				if r.Successful || len(r.Errors) == 0 || !strings.Contains(r.Errors[0], "429") {
@@ -526,7 +473,7 @@ func TestScanHonoursRetryAfter(t *testing.T) {
 }
 
 func TestResultUUIDIsTheWholeID(t *testing.T) {
-	srv := newAnalyticsServer(t, nil, nil)
+	srv := newAnalyticsServer(t)
 	s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
 	for _, ref := range []string{"nshaikh/test_label", seedID, seedHex, seedHex[:12]} {
 		t.Run(ref, func(t *testing.T) {
@@ -549,7 +496,7 @@ func TestResultUUIDOfAContainerIsTheContainerID(t *testing.T) {
 	img := scan.Image{ID: seedID, Labels: scan.GoodLabels()}
 	src := scantest.NewLabelSource()
 	src.AddImage(img, containerID, containerID[:12])
-	s := newScanner(t, src, newAnalyticsServer(t, nil, nil), fast)
+	s := newScanner(t, src, newAnalyticsServer(t), fast)
 	if r := s.Scan(context.Background(), scan.Target{Ref: containerID}); r.UUID != containerID {
 		t.Errorf("UUID = %q, want the container id %q", r.UUID, containerID)
 	}
@@ -582,13 +529,14 @@ func TestResultImageName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := scantest.NewLabelSource()
 			src.AddImage(tc.img, tc.target.Ref)
-			srv := newAnalyticsServer(t, always(400, `{"success": false}`), nil)
+			srv := newAnalyticsServer(t)
+			srv.always(emulator.EndpointRegister, 400, `{"success": false}`)
 			r := newScanner(t, src, srv, fast).Scan(context.Background(), tc.target)
 			if r.ScanResults.ImageName != tc.want {
 				t.Errorf("image_name = %q, want %q", r.ScanResults.ImageName, tc.want)
 			}
 			// The report names the image the same way.
-			if reps := srv.calls("/scanner-error"); len(reps) != 1 || reps[0].Body["image-name"] != tc.want {
+			if reps := srv.calls(emulator.EndpointScannerError); len(reps) != 1 || reps[0].Body["image-name"] != tc.want {
 				t.Errorf("reports = %v, want one for %q", reps, tc.want)
 			}
 		})
@@ -617,7 +565,7 @@ func TestLooksLikeID(t *testing.T) {
 }
 
 func TestScanType(t *testing.T) {
-	srv := newAnalyticsServer(t, nil, nil)
+	srv := newAnalyticsServer(t)
 	s := newScanner(t, seedImage(scan.GoodLabels()), srv, fast)
 	for in, want := range map[string]string{"": scan.ScanTypeRegister, "scan": "scan"} {
 		if got := s.Scan(context.Background(), scan.Target{Ref: "nshaikh/test_label", ScanType: in}).ScanType; got != want {
@@ -627,7 +575,7 @@ func TestScanType(t *testing.T) {
 }
 
 func TestScanCanceledStillGivesResult(t *testing.T) {
-	srv := newAnalyticsServer(t, nil, nil)
+	srv := newAnalyticsServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := newScanner(t, seedImage(scan.GoodLabels()), srv, fast).Scan(ctx, scan.Target{Ref: "nshaikh/test_label"})
@@ -638,13 +586,13 @@ func TestScanCanceledStillGivesResult(t *testing.T) {
 
 func TestScanConcurrent(t *testing.T) {
 	// The service shares one scan.Scanner between its workers.
-	srv := newAnalyticsServer(t, func(w http.ResponseWriter, n int) {
-		if n%2 == 1 {
-			answer(w, 502, ``)
-			return
-		}
-		answer(w, 200, registered)
-	}, nil)
+	srv := newAnalyticsServer(t)
+	// Every other registration fails, whichever scan sends it.
+	var flaky []emulator.Answer
+	for range 40 {
+		flaky = append(flaky, emulator.Answer{Status: 502}, emulator.Answer{Status: 200, Body: registered})
+	}
+	srv.Script(emulator.EndpointRegister, flaky...)
 	s := newScanner(t, seedImage(scan.GoodLabels()), srv, scan.RetryPolicy{MaxTries: 20, InitialInterval: time.Millisecond, MaxInterval: 2 * time.Millisecond})
 	var wg sync.WaitGroup
 	results := make([]scan.Result, 8)

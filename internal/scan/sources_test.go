@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan/scantest"
 )
@@ -15,7 +16,8 @@ import (
 // A target naming a source is read from that source only; one the scanner
 // does not have fails at once, without a registration or a retry.
 func TestTargetSourcePicksTheLabelSource(t *testing.T) {
-	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
+	srv := newAnalyticsServer(t)
+	srv.always(emulator.EndpointRegister, http.StatusOK, registered)
 	daemon := seedImage(scan.GoodLabels())
 	reg := scantest.NewLabelSource()
 	const ref = "registry.example/team/app@sha256:" + seedHex
@@ -42,7 +44,7 @@ func TestTargetSourcePicksTheLabelSource(t *testing.T) {
 	if a.Succeeded() || a.Retryable() || len(a.Errors) != 1 || !errors.Is(a.Errors[0], scan.ErrSourceNotEnabled) {
 		t.Errorf("attempt with a source not enabled: errors %v, retryable %v; want one final ErrSourceNotEnabled", a.Errors, a.Retryable())
 	}
-	if n := len(srv.calls("/register")); n != 1 {
+	if n := len(srv.calls(emulator.EndpointRegister)); n != 1 {
 		t.Errorf("%d registrations, want only the first scan's", n)
 	}
 }
@@ -50,7 +52,8 @@ func TestTargetSourcePicksTheLabelSource(t *testing.T) {
 // The provenance keys stand in for missing labels whatever the source, the
 // daemon's too, and the result names the key each value came from.
 func TestProvenanceKeysFillMissingLabels(t *testing.T) {
-	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
+	srv := newAnalyticsServer(t)
+	srv.always(emulator.EndpointRegister, http.StatusOK, registered)
 	src := seedImage(map[string]string{
 		scan.KeyOCISource:     "https://github.com/example/app",
 		scan.KeySchemaVCSRef:  "0123abc",
@@ -69,7 +72,7 @@ func TestProvenanceKeysFillMissingLabels(t *testing.T) {
 	if fmt.Sprint(r.LabelSources) != fmt.Sprint(wantSources) {
 		t.Errorf("label sources = %v, want %v", r.LabelSources, wantSources)
 	}
-	regs := srv.calls("/register")
+	regs := srv.calls(emulator.EndpointRegister)
 	if len(regs) != 1 || regs[0].Body["git-url"] != "https://github.com/example/app" || regs[0].Body["git-sha"] != "0123abc" {
 		t.Fatalf("registrations = %+v, want one with the OCI source and the label-schema ref", regs)
 	}
@@ -88,7 +91,8 @@ func TestProvenanceKeysFillMissingLabels(t *testing.T) {
 
 // A registry that cannot answer now is worth retrying, like a daemon.
 func TestRegistryUnavailableIsRetried(t *testing.T) {
-	srv := newAnalyticsServer(t, always(http.StatusOK, registered), nil)
+	srv := newAnalyticsServer(t)
+	srv.always(emulator.EndpointRegister, http.StatusOK, registered)
 	src := seedImage(scan.GoodLabels())
 	src.FailNext(fmt.Errorf("%w: registry.example: 503", scan.ErrRegistryUnavailable))
 	s := newScanner(t, src, srv, fast)
