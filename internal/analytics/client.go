@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -77,6 +78,10 @@ type Client struct {
 	threeScaleSecret string
 	userAgent        string
 	http             *http.Client
+	// scrub masks the client's own credentials in what a server answers:
+	// a server or proxy whose error page repeats the request's headers
+	// would otherwise put them in errors, results and records.
+	scrub *redact.Scrubber
 }
 
 // ParseServerURL checks an analytics server URL: it must be absolute, http
@@ -157,6 +162,7 @@ func New(cfg Config) (*Client, error) {
 		token:            cfg.Token,
 		threeScaleSecret: cfg.ThreeScaleSecret,
 		userAgent:        cfg.UserAgent,
+		scrub:            redact.New(cfg.Token, cfg.ThreeScaleSecret),
 		http: &http.Client{
 			Transport: transport,
 			Timeout:   timeout,
@@ -338,6 +344,9 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*scan.Res
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	// Drain a little more so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+	// Scrubbed before anything is taken from it, and before the summary
+	// is cut short, which could leave half a secret.
+	raw = c.scrub.Bytes(raw)
 
 	fail.StatusCode = resp.StatusCode
 	var a answer

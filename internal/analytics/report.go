@@ -65,6 +65,10 @@ func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*scan.
 	defer resp.Body.Close()
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxReportBytes+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+	// A report is kept in results too: no credential of ours goes with it.
+	// The mask may be longer than a secret, so the size is judged first.
+	tooLarge := len(raw) > maxReportBytes
+	raw = c.scrub.Bytes(raw)
 
 	fail.StatusCode = resp.StatusCode
 	var a reportAnswer
@@ -80,7 +84,7 @@ func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*scan.
 			// Cut off: the next try may get all of it.
 			fail.Err, fail.Retryable = fmt.Errorf("its answer was cut off: %w", readErr), true
 			return nil, fail
-		case len(raw) > maxReportBytes:
+		case tooLarge:
 			fail.Err = fmt.Errorf("its answer is larger than %d bytes", maxReportBytes)
 			fail.Summary = ""
 			return nil, fail

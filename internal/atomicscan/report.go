@@ -206,5 +206,5 @@ func NewReportSummary(r ReportResult, folder string) ReportSummary {
 // WriteResults writes a `register` scan's: the ResultFile, then the
 // SummaryFile, each atomically. It returns the folder's path.
 func WriteReportResults(scanOut, folder string, r ReportResult) (string, error) {
-	return writeResultFiles(scanOut, folder, r, NewReportSummary(r, folder))
+	return Results{ScanOut: scanOut}.WriteReport(folder, r)
 }

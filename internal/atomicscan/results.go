@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/safefile"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -118,12 +119,31 @@ func Marshal(v any) ([]byte, error) {
 // then the SummaryFile, each atomically, creating the folders as needed. It
 // returns the folder's path.
 func WriteResults(scanOut, folder string, r scan.Result) (string, error) {
-	return writeResultFiles(scanOut, folder, r, NewSummary(r, folder))
+	return Results{ScanOut: scanOut}.Write(folder, r)
 }
 
-// writeResultFiles writes result and then summary into <scanOut>/<folder>/,
-// for both scan types.
-func writeResultFiles(scanOut, folder string, result, summary any) (string, error) {
+// Results writes result files into ScanOut with every secret Scrub knows
+// masked: a result quotes what the analytics server said, which may repeat
+// the credentials it was sent.
+type Results struct {
+	ScanOut string
+	Scrub   *redact.Scrubber
+}
+
+// Write is WriteResults, scrubbed.
+func (w Results) Write(folder string, r scan.Result) (string, error) {
+	return w.writeFiles(folder, r, NewSummary(r, folder))
+}
+
+// WriteReport is WriteReportResults, scrubbed.
+func (w Results) WriteReport(folder string, r ReportResult) (string, error) {
+	return w.writeFiles(folder, r, NewReportSummary(r, folder))
+}
+
+// writeFiles writes result and then summary into <ScanOut>/<folder>/, for
+// both scan types; the one place result files are written.
+func (w Results) writeFiles(folder string, result, summary any) (string, error) {
+	scanOut := w.ScanOut
 	if folder == "" || folder == "." || folder == ".." || strings.ContainsAny(folder, `/\`) {
 		return "", fmt.Errorf("invalid result folder name %q", folder)
 	}
@@ -139,6 +159,7 @@ func writeResultFiles(scanOut, folder string, result, summary any) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("encode summary: %w", err)
 	}
+	resultJSON, summaryJSON = w.Scrub.Bytes(resultJSON), w.Scrub.Bytes(summaryJSON)
 	// The summary goes last: it is what atomic looks for, so once it
 	// exists the result it points to exists too.
 	if err := safefile.WriteFile(filepath.Join(dir, ResultFile), resultJSON, 0o644); err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
+	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/registry"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -166,6 +168,12 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "scan %s\n", versionString())
 		return exitOK
 	}
+	// Everything the scan writes is scrubbed of its credentials: an
+	// analytics server's answer, quoted in results and logs, may repeat
+	// them.
+	scrub := o.scrubber()
+	stdout, stderr = scrub.Writer(stdout), scrub.Writer(stderr)
+	results := atomicscan.Results{ScanOut: o.scanOut, Scrub: scrub}
 	log := newLogger(stderr, o.verbose)
 
 	var inputs []atomicscan.Input
@@ -229,11 +237,11 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		ev.Str("image", r.ScanResults.ImageName).Str("id", r.UUID).Bool("successful", r.Successful).Msg("scanned")
 
 		var document any = r
-		write := func() (string, error) { return atomicscan.WriteResults(o.scanOut, folder, r) }
+		write := func() (string, error) { return results.Write(folder, r) }
 		if o.scanType == scan.ScanTypeReport {
 			rr := reportResult(r, attempt)
 			document = rr
-			write = func() (string, error) { return atomicscan.WriteReportResults(o.scanOut, folder, rr) }
+			write = func() (string, error) { return results.WriteReport(folder, rr) }
 		}
 		if dir, err := write(); err != nil {
 			log.Error().Err(err).Str("scanout", o.scanOut).Str("folder", folder).Msg("could not write the results")
@@ -264,6 +272,18 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		code = exitNotReady
 	}
 	return code
+}
+
+// scrubber masks the scan's credentials: the token, the 3scale secret and a
+// password in SERVER.
+func (o scanOptions) scrubber() *redact.Scrubber {
+	secrets := []string{o.token, o.threeScaleSecret}
+	if u, err := url.Parse(o.server); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p)
+		}
+	}
+	return redact.New(secrets...)
 }
 
 // reportResult is the result document of a `report` scan: the scan's, with

@@ -2,10 +2,8 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -153,12 +151,12 @@ func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) 
 
 // storeResult sets the result of a scan already made final.
 func (s *Store) storeResult(ctx context.Context, id string, result scan.Result) error {
-	doc, err := json.Marshal(result)
+	doc, lastError, err := s.encodeResult(result)
 	if err != nil {
 		return fmt.Errorf("store: encode the result of scan %s: %w", id, err)
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE scans SET result = $1, last_error = $2 WHERE id = $3`,
-		string(doc), strings.Join(result.Errors, "; "), id); err != nil {
+		doc, lastError, id); err != nil {
 		return fmt.Errorf("store: record the result of scan %s: %w", id, err)
 	}
 	return nil

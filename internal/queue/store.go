@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -82,6 +83,9 @@ type Config struct {
 	// ScannerFor returns the scanner for a request's analytics server (""
 	// is the default). The store calls it in the worker, once per attempt.
 	ScannerFor func(server string) (*scan.Scanner, error)
+	// Scrub masks configured secrets in what the store writes: results,
+	// errors (River's too) and logs of scans. Nil scrubs nothing.
+	Scrub *redact.Scrubber
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
 	Log     zerolog.Logger

@@ -3,11 +3,9 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -125,7 +123,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	// An attempt that ran out of time may well succeed next time.
 	transient := a.Retryable() || ctx.Err() != nil
 	if transient && job.Attempt < job.MaxAttempts {
-		failure := attemptError(ctx, a)
+		failure := s.scrubError(attemptError(ctx, a))
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
 		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'retrying', last_error = $1, updated_at = $2
@@ -163,12 +161,11 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 	defer cancel()
 	result := scanner.Finish(fctx, a)
 
-	status, label, lastError := scan.StatusSucceeded, attemptOK, ""
+	status, label := scan.StatusSucceeded, attemptOK
 	if !result.Successful {
 		status, label = scan.StatusFailed, attemptFinalError
-		lastError = strings.Join(result.Errors, "; ")
 	}
-	doc, err := json.Marshal(result)
+	doc, lastError, err := s.encodeResult(result)
 	if err != nil {
 		return fmt.Errorf("encode the result of scan %s: %w", job.Args.ScanID, err)
 	}
@@ -183,7 +180,7 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 		updated, err = changedOne(fctx, tx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
 			finished_at = $4, updated_at = $4, image_id = $5, digest = $6, manifest_digest = $7, platform = $8
 			WHERE id = $9 AND status = 'running'`,
-			status, string(doc), lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, job.Args.ScanID)
+			status, doc, lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, job.Args.ScanID)
 		if err != nil {
 			return err
 		}

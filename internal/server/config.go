@@ -29,8 +29,8 @@ type Config struct {
 	DataDir     string `envconfig:"DATA_DIR" default:"data" desc:"directory of the embedded SQLite database"`
 
 	AnalyticsURL          string        `envconfig:"ANALYTICS_URL" desc:"analytics server base URL: http://host (seed layout) or https://host/api/v1 (real server)"`
-	AnalyticsToken        string        `envconfig:"ANALYTICS_TOKEN" desc:"Bearer token for the analytics server; never logged"`
-	Analytics3scaleSecret string        `envconfig:"ANALYTICS_3SCALE_SECRET" desc:"x-3scale-account-secret for the analytics server; never logged"`
+	AnalyticsToken        string        `secret:"true" envconfig:"ANALYTICS_TOKEN" desc:"Bearer token for the analytics server; never logged"`
+	Analytics3scaleSecret string        `secret:"true" envconfig:"ANALYTICS_3SCALE_SECRET" desc:"x-3scale-account-secret for the analytics server; never logged"`
 	AnalyticsTimeout      time.Duration `envconfig:"ANALYTICS_TIMEOUT" default:"15s" desc:"timeout of each request to the analytics server"`
 	AllowedServers        []string      `envconfig:"ALLOWED_SERVERS" desc:"comma-separated analytics URLs a request may choose with \"server\"; empty: none"`
 
@@ -43,7 +43,7 @@ type Config struct {
 	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
 	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
 
-	APIToken        string        `envconfig:"API_TOKEN" desc:"when set, all but /healthz and /readyz need Authorization: Bearer <token>; the page asks for it once"`
+	APIToken        string        `secret:"true" envconfig:"API_TOKEN" desc:"when set, all but /healthz and /readyz need Authorization: Bearer <token>; the page asks for it once"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"on SIGTERM, how long running scans may take to finish"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 
@@ -53,7 +53,7 @@ type Config struct {
 	InsecureRegistries []string      `envconfig:"INSECURE_REGISTRIES" desc:"comma-separated registries (host or host:port) spoken to over plain HTTP; loopback ones always are"`
 	RegistryTimeout    time.Duration `envconfig:"REGISTRY_TIMEOUT" default:"30s" desc:"bound on reading one image from a registry (manifest, index, config)"`
 	LabelKeys          string        `envconfig:"LABEL_KEYS" desc:"keys standing in for a missing label, e.g. git-url=org.opencontainers.image.source,vcs-url;email-ids= (empty: the documented default order)"`
-	HookToken          string        `envconfig:"HOOK_TOKEN" desc:"shared secret registries send as Authorization: Bearer to /hooks/*; empty: the hooks are off; never logged"`
+	HookToken          string        `secret:"true" envconfig:"HOOK_TOKEN" desc:"shared secret registries send as Authorization: Bearer to /hooks/*; empty: the hooks are off; never logged"`
 	HookRegistryHost   string        `envconfig:"HOOK_REGISTRY_HOST" desc:"host[:port] the scanner reaches the notifying registry at, instead of the host its events name"`
 	HookUntagged       bool          `envconfig:"HOOK_UNTAGGED" default:"false" desc:"also scan manifests pushed without a tag (an index's platform entries usually are)"`
 

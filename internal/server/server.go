@@ -37,7 +37,10 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return err
 	}
 	level, _ := zerolog.ParseLevel(cfg.LogLevel) // checked above
-	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "scanner").Logger()
+	// Every line is scrubbed on its way out, whatever logged it (a
+	// dependency's error, an analytics server's answer).
+	scrub := cfg.scrubber()
+	log := zerolog.New(scrub.Writer(logOut)).Level(level).With().Timestamp().Str("service", "scanner").Logger()
 	allowed, _ := api.ParseAllowList(cfg.AllowedServers) // checked above
 
 	// Bind first: a port in use is the most common start-up failure and
@@ -72,6 +75,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Retention:     cfg.Retention,
 		MaxQueueDepth: cfg.MaxQueueDepth,
 		ScannerFor:    scanners.forServer,
+		Scrub:         scrub,
 		Metrics:       m,
 		Log:           log,
 	})
