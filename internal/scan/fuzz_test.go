@@ -3,6 +3,7 @@ package scan
 import (
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // FuzzParseTimestamp checks that ParseTimestamp never panics and accepts only
@@ -37,12 +38,14 @@ func FuzzParseTimestamp(f *testing.F) {
 
 // FuzzCheckLabels checks CheckLabels' invariants on arbitrary values: one
 // error or one trimmed value per label, never both; nothing over the limit
-// is returned; an error never quotes the value.
+// is returned, nor a value holding a control character; an error never
+// quotes the value.
 func FuzzCheckLabels(f *testing.F) {
 	f.Add("https://example.org/r", "46e443d", "a@x.org", uint8(7))
 	f.Add("  padded  ", "\t", "", uint8(3))
 	f.Add(strings.Repeat("x", MaxLabelBytes+1), "sha", "a@x", uint8(7))
 	f.Add("\xff\xfe", "label git-sha is missing", " \u00a0 ", uint8(5))
+	f.Add("https://example.org/r\nX-Injected: 1", "46e\x1b[31m", "a@x.org\u0085", uint8(7))
 	f.Fuzz(func(t *testing.T, url, sha, emails string, present uint8) {
 		in := map[string]string{}
 		values := []string{url, sha, emails}
@@ -73,7 +76,8 @@ func FuzzCheckLabels(f *testing.F) {
 			}
 			raw, ok := in[name]
 			trimmed := strings.TrimSpace(raw)
-			wantErr := !ok || trimmed == "" || len(trimmed) > MaxLabelBytes
+			wantErr := !ok || trimmed == "" || len(trimmed) > MaxLabelBytes ||
+				strings.ContainsFunc(trimmed, unicode.IsControl)
 			if hasErr != wantErr {
 				t.Errorf("%s = %q: error %v, want error %v", name, raw, hasErr, wantErr)
 			}
