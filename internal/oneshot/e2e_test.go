@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
@@ -122,15 +123,15 @@ func TestE2EAtomicScanRunsTheImage(t *testing.T) {
 
 	// The analytics server listens on the bridge, where the container can
 	// reach it, and nowhere else.
-	srv := httptest.NewUnstartedServer(nil)
+	emu := emulator.New(emulator.Config{})
+	srv := httptest.NewUnstartedServer(emu)
 	l, err := net.Listen("tcp", net.JoinHostPort(bridgeAddress(t, d), "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &analyticsServer{}
-	srv.Config.Handler = rec.handler(nil)
 	srv.Listener = l
 	srv.Start()
+	rec := &analyticsServer{Server: srv, emu: emu}
 	t.Cleanup(srv.Close)
 	server := srv.URL + "/api/v1"
 
@@ -197,10 +198,10 @@ func TestE2EAtomicScanRunsTheImage(t *testing.T) {
 	if len(regs) != 1 || !reflect.DeepEqual(regs[0], wantReg) {
 		t.Errorf("registrations = %v, want exactly %v", regs, wantReg)
 	}
-	if reqs := rec.requests("register"); len(reqs) == 1 && reqs[0].Path != "/api/v1/register" {
+	if reqs := rec.requests(emulator.EndpointRegister); len(reqs) == 1 && reqs[0].Path != "/api/v1/register" {
 		t.Errorf("registration went to %s", reqs[0].Path)
 	}
-	if n := len(rec.requests("scanner-error")); n != 0 {
+	if n := len(rec.requests(emulator.EndpointScannerError)); n != 0 {
 		t.Errorf("%d error reports, want none", n)
 	}
 	for _, q := range rec.requests("") {

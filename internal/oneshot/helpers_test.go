@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -62,71 +60,26 @@ func mount(t *testing.T, scanIn, folder string) {
 	}
 }
 
-// received is one request the analytics server got.
-type received struct {
-	Method   string
-	Path     string
-	Endpoint string
-	Header   http.Header
-	Body     []byte
-}
-
-// reply decides the answer to the n-th (from 1) request to an endpoint.
-type reply func(w http.ResponseWriter, r *http.Request, endpoint string, n int)
-
-// okReply answers as the real server does to a first registration, and
-// with {} to scanner-error.
-func okReply(w http.ResponseWriter, _ *http.Request, endpoint string, _ int) {
-	w.Header().Set("Content-Type", "application/json")
-	if endpoint == "register" {
-		_, _ = io.WriteString(w, `{"success": true, "summary": "registered for analysis"}`)
-		return
-	}
-	_, _ = io.WriteString(w, `{}`)
-}
-
-// analyticsServer is a real HTTP server that records what it receives.
+// analyticsServer is the emulator serving as the analytics server over a
+// real HTTP server.
 type analyticsServer struct {
 	*httptest.Server
-	mu   sync.Mutex
-	reqs []received
+	emu *emulator.Server
 }
 
-func newAnalyticsServer(t *testing.T, answer reply) *analyticsServer {
+func newAnalyticsServer(t *testing.T) *analyticsServer {
 	t.Helper()
-	s := &analyticsServer{}
-	s.Server = httptest.NewServer(s.handler(answer))
+	emu := emulator.New(emulator.Config{})
+	s := &analyticsServer{Server: httptest.NewServer(emu), emu: emu}
 	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *analyticsServer) handler(answer reply) http.Handler {
-	if answer == nil {
-		answer = okReply
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		endpoint := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		s.mu.Lock()
-		s.reqs = append(s.reqs, received{Method: r.Method, Path: r.URL.Path, Endpoint: endpoint, Header: r.Header.Clone(), Body: body})
-		n := 0
-		for _, q := range s.reqs {
-			if q.Endpoint == endpoint {
-				n++
-			}
-		}
-		s.mu.Unlock()
-		answer(w, r, endpoint, n)
-	})
-}
-
-// requests returns the requests to endpoint, or all for "".
-func (s *analyticsServer) requests(endpoint string) []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []received
-	for _, q := range s.reqs {
-		if endpoint == "" || q.Endpoint == endpoint {
+// requests returns the requests to endpoint, or all for "", oldest first.
+func (s *analyticsServer) requests(e emulator.Endpoint) []emulator.Request {
+	var out []emulator.Request
+	for _, q := range s.emu.Requests() {
+		if e == "" || strings.HasSuffix(q.Path, "/"+string(e)) {
 			out = append(out, q)
 		}
 	}
@@ -136,16 +89,18 @@ func (s *analyticsServer) requests(endpoint string) []received {
 // registrations decodes the bodies of the register requests.
 func (s *analyticsServer) registrations(t *testing.T) []map[string]any {
 	t.Helper()
-	return decodeBodies(t, s.requests("register"))
+	return decodeBodies(t, s.requests(emulator.EndpointRegister))
 }
 
 // errorReports decodes the bodies of the scanner-error requests.
 func (s *analyticsServer) errorReports(t *testing.T) []map[string]any {
 	t.Helper()
-	return decodeBodies(t, s.requests("scanner-error"))
+	return decodeBodies(t, s.requests(emulator.EndpointScannerError))
 }
 
-func decodeBodies(t *testing.T, reqs []received) []map[string]any {
+// decodeBodies decodes the bodies generically, so that a comparison also
+// catches an extra field.
+func decodeBodies(t *testing.T, reqs []emulator.Request) []map[string]any {
 	t.Helper()
 	out := make([]map[string]any, 0, len(reqs))
 	for _, q := range reqs {

@@ -3,7 +3,6 @@ package oneshot
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -101,7 +101,7 @@ func TestScanChecksEveryLabel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			name, id := buildImage(t, d, "scan-labels", tt.labels)
-			srv := newAnalyticsServer(t, nil)
+			srv := newAnalyticsServer(t)
 			scanIn, scanOut := scanDirs(t)
 
 			out := runCommand(t, map[string]string{"IMAGE_NAME": name, "SERVER": srv.URL},
@@ -182,7 +182,7 @@ func toAny(ss []string) []any {
 func TestScanImageNotFound(t *testing.T) {
 	t.Parallel()
 	dockertest.New(t)
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 	name := dockertest.UniqueName("analytics-scanner-test/absent") + ":v1"
 
@@ -200,7 +200,7 @@ func TestScanImageNotFound(t *testing.T) {
 	if got.result.ScanResults.ImageName != name {
 		t.Errorf("image_name = %q, want %q", got.result.ScanResults.ImageName, name)
 	}
-	if n := len(srv.requests("register")); n != 0 {
+	if n := len(srv.requests(emulator.EndpointRegister)); n != 0 {
 		t.Errorf("%d registrations, want none", n)
 	}
 	reports := srv.errorReports(t)
@@ -215,7 +215,7 @@ func TestScanContainerUnderScanIn(t *testing.T) {
 	d := dockertest.New(t)
 	name, imageID := buildImage(t, d, "scan-container", goodLabels)
 	containerID := d.CreateContainer(t, name)
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 	mount(t, scanIn, containerID)
 
@@ -232,7 +232,7 @@ func TestScanContainerUnderScanIn(t *testing.T) {
 	if !r.Successful || r.UUID != containerID || r.ScanResults.ImageName != name+":latest" || r.ScanResults.GitSHA != "46e443d" {
 		t.Errorf("result = %+v; want success with UUID %s for the container of image %s (%s:latest)", r, containerID, imageID, name)
 	}
-	if n := len(srv.requests("register")); n != 1 {
+	if n := len(srv.requests(emulator.EndpointRegister)); n != 1 {
 		t.Errorf("%d registrations, want 1", n)
 	}
 }
@@ -244,7 +244,7 @@ func TestScanInTwoImagesGetTheirOwnLabels(t *testing.T) {
 	labelsB := map[string]string{"git-url": "https://example.org/b", "git-sha": "bbbbbbb", "email-ids": "b@example.org"}
 	nameA, idA := buildImage(t, d, "scan-two-a", labelsA)
 	nameB, idB := buildImage(t, d, "scan-two-b", labelsB)
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 	// Some atomic versions keep the id's "sha256:" as "sha256-".
 	folderA, folderB := idA, "sha256-"+idB
@@ -314,7 +314,7 @@ func TestScanServerConfiguration(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newAnalyticsServer(t, nil)
+			srv := newAnalyticsServer(t)
 			hostPort := strings.TrimPrefix(srv.URL, "http://")
 			port := hostPort[strings.LastIndexByte(hostPort, ':')+1:]
 			fill := func(s string) string {
@@ -369,22 +369,17 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 	name, id := buildImage(t, d, "scan-retry", goodLabels)
 	maxTries := int(scan.DefaultRetry.MaxTries)
 
-	status := func(code int, body string) reply {
-		return func(w http.ResponseWriter, r *http.Request, endpoint string, n int) {
-			if endpoint != "register" {
-				okReply(w, r, endpoint, n)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(code)
-			_, _ = io.WriteString(w, body)
+	// always answers every registration with code and body.
+	always := func(code int, body string) func(*emulator.Server) {
+		return func(emu *emulator.Server) {
+			emu.Always(emulator.EndpointRegister, emulator.Answer{Status: code, Body: body})
 		}
 	}
 	tests := []struct {
 		name         string
-		answer       reply
-		down         bool     // the server is not listening at all
-		args         []string // extra flags
+		script       func(*emulator.Server) // what the server answers instead of its own answers
+		down         bool                   // the server is not listening at all
+		args         []string               // extra flags
 		wantSuccess  bool
 		wantErr      string
 		wantRegister int // register requests the server receives
@@ -400,12 +395,9 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 		},
 		{
 			name: "500 then 200",
-			answer: func(w http.ResponseWriter, r *http.Request, endpoint string, n int) {
-				if endpoint == "register" && n == 1 {
-					status(http.StatusInternalServerError, `{"success": false, "summary": "database is down"}`)(w, r, endpoint, n)
-					return
-				}
-				okReply(w, r, endpoint, n)
+			script: func(emu *emulator.Server) {
+				emu.Script(emulator.EndpointRegister,
+					emulator.Answer{Status: http.StatusInternalServerError, Body: `{"success": false, "summary": "database is down"}`})
 			},
 			wantSuccess:  true,
 			wantRegister: 2,
@@ -413,7 +405,7 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 		},
 		{
 			name:         "500 every time",
-			answer:       status(http.StatusInternalServerError, `{"success": false, "summary": "database is down"}`),
+			script:       always(http.StatusInternalServerError, `{"success": false, "summary": "database is down"}`),
 			wantErr:      "server answered 500 Internal Server Error: database is down",
 			wantRegister: maxTries,
 			wantReports:  1,
@@ -421,23 +413,25 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 		},
 		{
 			name:         "4xx is not retried",
-			answer:       status(http.StatusBadRequest, `{"success": false, "summary": "Set content type to application/json"}`),
+			script:       always(http.StatusBadRequest, `{"success": false, "summary": "Set content type to application/json"}`),
 			wantErr:      "server answered 400 Bad Request: Set content type to application/json",
 			wantRegister: 1,
 			wantReports:  1,
 		},
 		{
 			name:         "success false in a 200 is a failure",
-			answer:       status(http.StatusOK, `{"success": false, "summary": "refused"}`),
+			script:       always(http.StatusOK, `{"success": false, "summary": "refused"}`),
 			wantErr:      "server answered 200 with success false: refused",
 			wantRegister: 1,
 			wantReports:  1,
 		},
 		{
 			name: "hanging server",
-			answer: func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
+			script: func(emu *emulator.Server) {
 				// Holds every request until the client gives up on it.
-				<-r.Context().Done()
+				hang := emulator.Answer{Status: http.StatusOK, Delay: time.Hour}
+				emu.Always(emulator.EndpointRegister, hang)
+				emu.Always(emulator.EndpointScannerError, hang)
 			},
 			args:         []string{"--timeout", "200ms"},
 			wantErr:      "no answer in time",
@@ -452,7 +446,10 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newAnalyticsServer(t, tt.answer)
+			srv := newAnalyticsServer(t)
+			if tt.script != nil {
+				tt.script(srv.emu)
+			}
 			if tt.down {
 				// Nothing listens on a closed server's port: connection
 				// refused.
@@ -475,10 +472,10 @@ func TestScanRetriesOnlyTransientFailures(t *testing.T) {
 			if tt.down && !hasError(r, "could not report the errors") {
 				t.Errorf("Errors = %q, want the failed report too", r.Errors)
 			}
-			if n := len(srv.requests("register")); n != tt.wantRegister {
+			if n := len(srv.requests(emulator.EndpointRegister)); n != tt.wantRegister {
 				t.Errorf("%d register requests, want %d", n, tt.wantRegister)
 			}
-			if n := len(srv.requests("scanner-error")); n != tt.wantReports {
+			if n := len(srv.requests(emulator.EndpointScannerError)); n != tt.wantReports {
 				t.Errorf("%d scanner-error requests, want %d", n, tt.wantReports)
 			}
 			checkRetries(t, out.stderr, tt.wantRetries)
@@ -498,7 +495,7 @@ func TestScanSendsTheExactRequestAndKeepsSecrets(t *testing.T) {
 		token  = "tok-3f9a1c6e-secret-value"
 		secret = "threescale-8d2b-secret-value"
 	)
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 	mount(t, scanIn, goodID)
 	mount(t, scanIn, badID)
@@ -588,7 +585,7 @@ func TestScanMissingImageName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newAnalyticsServer(t, nil)
+			srv := newAnalyticsServer(t)
 			env := map[string]string{"IMAGE_NAME": ""}
 			if tt.withServer {
 				env["SERVER"] = srv.URL
@@ -617,7 +614,7 @@ func TestScanMissingImageName(t *testing.T) {
 			if len(reports) != 1 || reports[0]["image-name"] != "" || !reflect.DeepEqual(reports[0]["error"], toAny(got.result.Errors)) {
 				t.Errorf("error reports = %v, want one with image-name \"\" and the errors %q", reports, got.result.Errors)
 			}
-			if n := len(srv.requests("register")); n != 0 {
+			if n := len(srv.requests(emulator.EndpointRegister)); n != 0 {
 				t.Errorf("%d registrations, want none", n)
 			}
 		})
@@ -626,7 +623,7 @@ func TestScanMissingImageName(t *testing.T) {
 
 func TestScanDaemonUnreachable(t *testing.T) {
 	t.Parallel()
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 	socket := filepath.Join(t.TempDir(), "no-daemon.sock")
 	const name = "analytics-scanner-test/any:v1"
@@ -651,7 +648,7 @@ func TestScanJSONPrintsTheResults(t *testing.T) {
 	t.Parallel()
 	d := dockertest.New(t)
 	name, id := buildImage(t, d, "scan-json", goodLabels)
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 	scanIn, scanOut := scanDirs(t)
 
 	// Flags after SCAN_TYPE work too.
@@ -674,7 +671,7 @@ func TestScanExitCodes(t *testing.T) {
 	d := dockertest.New(t)
 	name, _ := buildImage(t, d, "scan-exit", goodLabels)
 	absent := dockertest.UniqueName("analytics-scanner-test/absent")
-	srv := newAnalyticsServer(t, nil)
+	srv := newAnalyticsServer(t)
 
 	tests := []struct {
 		name       string

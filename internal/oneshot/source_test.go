@@ -98,7 +98,7 @@ func TestScanSourcesWithoutDaemon(t *testing.T) {
 		{scan.SourceOCILayout, filepath.Join(dir, "oci") + ":pushed", digest.String()},
 	} {
 		t.Run(tc.source, func(t *testing.T) {
-			srv := newAnalyticsServer(t, okReply)
+			srv := newAnalyticsServer(t)
 			_, scanOut := scanDirs(t)
 			out := runCommand(t, map[string]string{"IMAGE_NAME": tc.image, "SERVER": srv.URL,
 				"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
