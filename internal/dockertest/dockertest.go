@@ -1,7 +1,7 @@
 // Package dockertest gives tests a real Docker daemon and builds small
-// labelled images on it. Tests that need a daemon call New, which goes
-// through testenv.Require: skipped under -short, and without a daemon
-// skipped by hand and failed in CI (CI=true).
+// labelled images on it. Tests that need a daemon call New, which asks
+// testenv.Docker whether one is here: skipped under -short, and without a
+// daemon skipped by hand and failed in CI (CI=true).
 package dockertest
 
 import (
@@ -34,18 +34,7 @@ type Daemon struct {
 // New connects to the daemon named by Docker's environment.
 func New(t testing.TB) *Daemon {
 	t.Helper()
-	if testing.Short() {
-		testenv.Require(t, "a Docker daemon", nil)
-	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err = c.Ping(ctx)
-	}
-	testenv.Require(t, "a Docker daemon", err)
-	t.Cleanup(func() { _ = c.Close() })
-	return &Daemon{Client: c}
+	return &Daemon{Client: testenv.Docker(t)}
 }
 
 var seq atomic.Int64

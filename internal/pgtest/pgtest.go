@@ -6,21 +6,14 @@
 package pgtest
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
 	"net/url"
-	"os"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
-
-// URLEnv names the PostgreSQL the tests use; .ci/run sets it.
-const URLEnv = "SCANNER_TEST_POSTGRES_URL"
 
 // SchemaURL creates a schema named prefix_<random> and returns a database
 // URL whose connections use it (search_path). The schema is dropped when the
@@ -28,21 +21,11 @@ const URLEnv = "SCANNER_TEST_POSTGRES_URL"
 // its cleanup runs after theirs.
 func SchemaURL(t testing.TB, prefix string) string {
 	t.Helper()
-	base := os.Getenv(URLEnv)
-	if base == "" {
-		testenv.Require(t, "PostgreSQL", fmt.Errorf("%s is not set", URLEnv))
-	}
-	testenv.Require(t, "PostgreSQL", nil)
+	base := testenv.PostgresURL(t)
 	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-		if err != nil {
-			_ = admin.Close()
-		}
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
 	}
-	testenv.Require(t, "PostgreSQL", err)
 	schema := prefix + "_" + testenv.RandomHex(6)
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		_ = admin.Close()
@@ -56,7 +39,7 @@ func SchemaURL(t testing.TB, prefix string) string {
 	})
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("parse %s: %v", URLEnv, err)
+		t.Fatalf("parse %s: %v", testenv.PostgresURLEnv, err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema)

@@ -1,17 +1,71 @@
 // Package testenv says whether a test's real dependencies are here: a
-// Docker daemon, PostgreSQL, the built image. Tests that need one call
-// Require (through dockertest.New, pgtest.SchemaURL or directly): under
+// Docker daemon (Docker), PostgreSQL (PostgresURL), the built image, a
+// binary. Tests that need one call these or Require (dockertest.New and
+// pgtest.SchemaURL go through Docker and PostgresURL): under
 // `go test -short` they skip, so that the fast tier runs logic tests only;
 // without the dependency they skip when run by hand and fail in CI
 // (CI=true), so a missing dependency can never pass for a green run.
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
+
+// PostgresURLEnv names the PostgreSQL the tests use; .ci/run sets it.
+const PostgresURLEnv = "SCANNER_TEST_POSTGRES_URL"
+
+// pingTimeout bounds a presence check: a dependency that is there answers
+// in milliseconds.
+const pingTimeout = 5 * time.Second
+
+// Docker returns a client of the daemon named by Docker's environment
+// (DOCKER_HOST, or the default socket) once it has answered a ping, closed
+// when the test ends; without a daemon it is Require's skip or failure.
+func Docker(t testing.TB) *client.Client {
+	t.Helper()
+	Require(t, "a Docker daemon", nil) // skips under -short before dialling
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		defer cancel()
+		if _, err = c.Ping(ctx); err != nil {
+			_ = c.Close()
+		}
+	}
+	Require(t, "a Docker daemon", err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// PostgresURL returns the URL of the tests' PostgreSQL (PostgresURLEnv)
+// once it has answered a ping; without one it is Require's skip or failure.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	Require(t, "PostgreSQL", nil) // skips under -short before dialling
+	u := os.Getenv(PostgresURLEnv)
+	if u == "" {
+		Require(t, "PostgreSQL", fmt.Errorf("%s is not set", PostgresURLEnv))
+	}
+	db, err := sql.Open("pgx", u)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		err = db.PingContext(ctx)
+		cancel()
+		_ = db.Close()
+	}
+	Require(t, "PostgreSQL", err)
+	return u
+}
 
 // Require skips t under -short, which runs no test of a real dependency;
 // otherwise it is RequireDependency.
