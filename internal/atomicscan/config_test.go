@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/safefile/safefiletest"
 )
 
 // readConfig parses the file the way atomic does, into plain maps and
@@ -81,7 +83,7 @@ func TestInstallReplacesAnEarlierConfig(t *testing.T) {
 	if got := readConfig(t, path)["image_name"]; got != "new-image" {
 		t.Errorf("image_name = %v, want new-image", got)
 	}
-	assertOnlyFiles(t, filepath.Dir(path), ScannerName)
+	safefiletest.AssertOnlyFiles(t, filepath.Dir(path), ScannerName)
 }
 
 func TestInstallRefusesBadImages(t *testing.T) {
@@ -92,7 +94,7 @@ func TestInstallRefusesBadImages(t *testing.T) {
 			if !errors.Is(err, ErrInvalidImage) {
 				t.Errorf("Install(%q) = %v, want ErrInvalidImage", image, err)
 			}
-			assertOnlyFiles(t, root)
+			safefiletest.AssertOnlyFiles(t, root)
 		})
 	}
 }

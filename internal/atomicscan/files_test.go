@@ -90,23 +90,3 @@ func TestFolderName(t *testing.T) {
 		})
 	}
 }
-
-// assertOnlyFiles checks that dir holds exactly names: no temporary file was
-// left behind.
-func assertOnlyFiles(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := []string{}
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	if names == nil {
-		names = []string{}
-	}
-	if !reflect.DeepEqual(got, names) {
-		t.Errorf("%s holds %q, want %q", dir, got, names)
-	}
-}

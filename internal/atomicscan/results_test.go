@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/safefile/safefiletest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -148,7 +149,7 @@ func TestWriteResults(t *testing.T) {
 		if dir != filepath.Join(out, r.UUID) {
 			t.Errorf("dir = %s", dir)
 		}
-		assertOnlyFiles(t, dir, SummaryFile, ResultFile)
+		safefiletest.AssertOnlyFiles(t, dir, SummaryFile, ResultFile)
 
 		raw, err := os.ReadFile(filepath.Join(dir, ResultFile))
 		if err != nil {
@@ -194,7 +195,7 @@ func TestWriteResults(t *testing.T) {
 		if !strings.Contains(string(raw), `"Successful": "true"`) {
 			t.Errorf("summary not replaced:\n%s", raw)
 		}
-		assertOnlyFiles(t, dir, SummaryFile, ResultFile)
+		safefiletest.AssertOnlyFiles(t, dir, SummaryFile, ResultFile)
 	})
 
 	for _, folder := range []string{"", ".", "..", "a/b", `a\b`} {
@@ -203,7 +204,7 @@ func TestWriteResults(t *testing.T) {
 			if _, err := WriteResults(out, folder, sampleResult(true)); err == nil {
 				t.Errorf("WriteResults(%q) succeeded", folder)
 			}
-			assertOnlyFiles(t, out)
+			safefiletest.AssertOnlyFiles(t, out)
 		})
 	}
 

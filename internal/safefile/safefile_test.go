@@ -3,9 +3,10 @@ package safefile
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/safefile/safefiletest"
 )
 
 func TestWriteFile(t *testing.T) {
@@ -23,7 +24,7 @@ func TestWriteFile(t *testing.T) {
 		if fi.Mode().Perm() != 0o644 {
 			t.Errorf("mode = %v, want 0644", fi.Mode().Perm())
 		}
-		assertOnlyFiles(t, dir, "out.json")
+		safefiletest.AssertOnlyFiles(t, dir, "out.json")
 	})
 
 	t.Run("replaces an existing file whole", func(t *testing.T) {
@@ -36,7 +37,7 @@ func TestWriteFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertFile(t, p, "new")
-		assertOnlyFiles(t, dir, "out.json")
+		safefiletest.AssertOnlyFiles(t, dir, "out.json")
 	})
 
 	t.Run("fails in a missing directory without leaving anything", func(t *testing.T) {
@@ -44,7 +45,7 @@ func TestWriteFile(t *testing.T) {
 		if err := WriteFile(filepath.Join(dir, "absent", "out.json"), []byte("x"), 0o644); err == nil {
 			t.Fatal("WriteFile into a missing directory succeeded")
 		}
-		assertOnlyFiles(t, dir)
+		safefiletest.AssertOnlyFiles(t, dir)
 	})
 
 	t.Run("fails over a directory and keeps it", func(t *testing.T) {
@@ -59,7 +60,7 @@ func TestWriteFile(t *testing.T) {
 		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 			t.Errorf("directory was replaced: %v, %v", fi, err)
 		}
-		assertOnlyFiles(t, dir, "taken")
+		safefiletest.AssertOnlyFiles(t, dir, "taken")
 	})
 }
 
@@ -71,25 +72,5 @@ func assertFile(t *testing.T, path, want string) {
 	}
 	if string(got) != want {
 		t.Errorf("%s = %q, want %q", path, got, want)
-	}
-}
-
-// assertOnlyFiles checks that dir holds exactly names: no temporary file was
-// left behind.
-func assertOnlyFiles(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := []string{}
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	if names == nil {
-		names = []string{}
-	}
-	if !reflect.DeepEqual(got, names) {
-		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
