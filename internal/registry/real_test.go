@@ -4,16 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,60 +27,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
-	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
-const registryBinary = "/usr/bin/docker-registry"
-
-// startRealRegistry runs Debian's docker-registry (distribution 2.8) on a
-// free loopback port for the test and returns its host:port. Without the
-// binary the test skips by hand and fails in CI.
+// startRealRegistry runs Debian's docker-registry for the test and returns
+// its host:port.
 func startRealRegistry(tb testing.TB) string {
 	tb.Helper()
-	_, err := os.Stat(registryBinary)
-	testenv.Require(tb, "docker-registry ("+registryBinary+", Debian package docker-registry)", err)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := tb.TempDir()
-	cfg := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: %q}, maintenance: {uploadpurging: {enabled: false}}}\nhttp: {addr: %q}\n",
-		filepath.Join(dir, "data"), addr)
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command(registryBinary, "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-			tb.Fatalf("docker-registry did not answer on %s: %v\n%s", addr, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return registrytest.Start(tb, registrytest.Options{}).Host
 }
 
 // pushFromDaemon builds a labelled image on the real daemon, pushes it to
@@ -95,37 +46,7 @@ func pushFromDaemon(t *testing.T, host string, labels map[string]string) (ref, i
 	d := dockertest.New(t)
 	ref = host + "/" + dockertest.UniqueName("scanner-registry-test") + ":1"
 	id = d.BuildLabelled(t, ref, labels)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	// The daemon wants some auth header even for a registry without auth.
-	rc, err := d.Client.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
-	if err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	defer rc.Close()
-	dec := json.NewDecoder(rc)
-	for {
-		var msg struct {
-			Error string `json:"error"`
-			Aux   struct {
-				Digest string `json:"Digest"`
-			} `json:"aux"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("push %s: %v", ref, err)
-		}
-		if msg.Error != "" {
-			t.Fatalf("push %s: %s", ref, msg.Error)
-		}
-		if msg.Aux.Digest != "" {
-			digest = msg.Aux.Digest
-		}
-	}
-	if digest == "" {
-		t.Fatalf("push %s reported no digest", ref)
-	}
+	digest = registrytest.Push(t, d, ref)
 	return ref, id, digest
 }
 
