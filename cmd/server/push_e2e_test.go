@@ -311,4 +311,3 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
-
