@@ -188,8 +188,9 @@ func logStart(log zerolog.Logger, cfg Config, addr, database string) {
 
 // openSources opens the label sources the configuration enables, with a
 // readiness check for each: "docker" pings the daemon; "registry" pings
-// SCANNER_HOOK_REGISTRY_HOST when one is set, and otherwise only says the
-// source is enabled, since any registry a request names may be asked. A
+// SCANNER_HOOK_REGISTRY_HOST when the hooks are on (the registry that
+// notifies is the one scans will read), and otherwise only says the source
+// is enabled, since any registry a request names may be asked. A
 // service without the daemon source opens no Docker client at all.
 func openSources(cfg Config) (map[string]scan.LabelSource, []api.Check, func(), error) {
 	sources := map[string]scan.LabelSource{}
@@ -214,7 +215,7 @@ func openSources(cfg Config) (map[string]scan.LabelSource, []api.Check, func(), 
 		}
 		sources[scan.SourceRegistry] = r
 		check := func(context.Context) error { return nil }
-		if host := cfg.HookRegistryHost; host != "" {
+		if host := cfg.HookRegistryHost; host != "" && cfg.HookToken != "" {
 			check = func(ctx context.Context) error { return r.Ping(ctx, host) }
 		}
 		checks = append(checks, api.Check{Name: "registry", Check: check})
