@@ -26,6 +26,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/server"
 	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
@@ -75,17 +76,30 @@ type pushService struct {
 	hookToken string
 }
 
-func startPushService(t *testing.T) *pushService {
+func startPushService(t *testing.T, mods ...func(*server.Config)) *pushService {
+	return startPushServiceNotifying(t, true, mods...)
+}
+
+// startPushServiceNotifying is startPushService with the registry's
+// notifications on or off.
+func startPushServiceNotifying(t *testing.T, notify bool, mods ...func(*server.Config)) *pushService {
 	t.Helper()
 	s := newSecrets()
 	p := &pushService{peer: newAnalyticsPeer(t, s, 0), hookToken: "hook-tok-" + testenv.RandomHex(12)}
 	cfg := serverConfig(t, s, p.peer, "")
 	cfg.Sources = []string{scan.SourceDaemon, scan.SourceRegistry}
 	cfg.HookToken = p.hookToken
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	p.srv = startServer(t, cfg)
 	p.c = newClient(t, p.srv.url, s.apiToken)
 	p.delivered = newDeliveries(t, p.srv.url)
-	p.reg = registrytest.Start(t, registrytest.Options{NotifyURL: p.delivered.url + "/hooks/distribution", Token: p.hookToken})
+	opts := registrytest.Options{NotifyURL: p.delivered.url + "/hooks/distribution", Token: p.hookToken}
+	if !notify {
+		opts = registrytest.Options{}
+	}
+	p.reg = registrytest.Start(t, opts)
 	t.Cleanup(func() {
 		logs := p.srv.stderr.String()
 		s.assertAbsent(t, "the server's log", logs)
