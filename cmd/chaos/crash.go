@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// crashWorkers is the server's SCANNER_WORKERS in the crash scenarios (the
+// default): at most this many scans are running when a kill comes.
+const crashWorkers = 4
+
+// crash submits opt.scans scans of distinct images and kills the server
+// with SIGKILL twice while they are submitted and run, restarting it on the
+// same store each time. Every accepted (202) scan must exist at the end
+// (lost) and be final within opt.settle of the last restart (stuck);
+// registrations beyond one per image are counted (duplicates).
+func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row) {
+	start := time.Now()
+	defer func() { r.took = time.Since(start) }()
+	n := h.opt.scans
+	sec := newSecrets()
+	st, err := newStandin()
+	if err != nil {
+		return r.fail(err)
+	}
+	cl.add("close the stand-in", st.close)
+
+	databaseURL, store := "", "sqlite"
+	dataDir, err := h.dir("crash-" + map[bool]string{false: "sqlite", true: "postgres"}[postgres])
+	if err != nil {
+		return r.fail(err)
+	}
+	if postgres {
+		store = "postgres"
+		if h.opt.pgURL == "" {
+			r.skipped = true
+			r.notes = append(r.notes, "skipped: no PostgreSQL URL (SCANNER_TEST_POSTGRES_URL or -postgres)")
+			return r
+		}
+		if databaseURL, err = pgSchema(ctx, h.opt.pgURL, cl); err != nil {
+			return r.fail(err)
+		}
+	}
+	images := newImageSet(h.runID+"-crash-"+store, n)
+	h.logf("crash-%s: loading %d images", store, n)
+	if err := images.load(ctx, "", cl); err != nil {
+		return r.fail(err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return r.fail(err)
+	}
+	env := serverEnv(addr, st, sec, filepath.Join(dataDir, "data"), databaseURL, map[string]string{
+		"SCANNER_WORKERS": fmt.Sprint(crashWorkers),
+	})
+	logPath := filepath.Join(dataDir, "server.log")
+	srv, err := startServer(ctx, "crash-"+store+"-1", h.serverBin, env, logPath, cl)
+	if err != nil {
+		return r.fail(err)
+	}
+	c := newAPIClient(srv.url, sec.apiToken)
+
+	// Submitters take images in order; a submission that finds the server
+	// down (killed, not yet restarted) is tried again until accepted.
+	var accepted atomic.Int64
+	var mu sync.Mutex
+	var ids []string
+	var refusedWhileDown atomic.Int64
+	submitCtx, stopSubmit := context.WithTimeout(ctx, 10*time.Minute)
+	defer stopSubmit()
+	next := make(chan image)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for img := range next {
+				for try := 0; try < 600 && submitCtx.Err() == nil; try++ {
+					rctx, cancel := context.WithTimeout(submitCtx, 20*time.Second)
+					id, status, err := c.submit(rctx, img.ref)
+					cancel()
+					if err == nil {
+						mu.Lock()
+						ids = append(ids, id)
+						mu.Unlock()
+						accepted.Add(1)
+						break
+					}
+					if status == 0 {
+						refusedWhileDown.Add(1)
+					}
+					_ = sleepCtx(submitCtx, 200*time.Millisecond)
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for _, img := range images.images {
+			select {
+			case next <- img:
+			case <-submitCtx.Done():
+				return
+			}
+		}
+	}()
+
+	// The killer: at a third and two thirds of the accepted scans.
+	lastRestart := time.Now()
+	var killErr error
+	for k, at := range []int64{int64(n) / 3, 2 * int64(n) / 3} {
+		// The restarted server gets a few seconds of work before the next
+		// kill, so that the kill finds scans running on it.
+		minUp := lastRestart.Add(3 * time.Second)
+		for (accepted.Load() < at || time.Now().Before(minUp)) && submitCtx.Err() == nil {
+			_ = sleepCtx(submitCtx, 20*time.Millisecond)
+		}
+		if submitCtx.Err() != nil {
+			killErr = fmt.Errorf("submissions stopped at %d of %d: %w", accepted.Load(), n, submitCtx.Err())
+			break
+		}
+		h.logf("crash-%s: kill -9 after %d accepted scans", store, accepted.Load())
+		if err := srv.kill(); err != nil {
+			killErr = err
+			break
+		}
+		// A moment down, so that submissions meet a refused connection.
+		_ = sleepCtx(ctx, time.Second)
+		if srv, err = startServer(ctx, fmt.Sprintf("crash-%s-%d", store, k+2), h.serverBin, env, logPath, cl); err != nil {
+			killErr = fmt.Errorf("restart after kill %d: %w", k+1, err)
+			break
+		}
+		lastRestart = time.Now()
+	}
+	if killErr != nil {
+		stopSubmit()
+	}
+	wg.Wait()
+	if killErr != nil {
+		return r.fail(killErr)
+	}
+	if int(accepted.Load()) < n {
+		return r.fail(fmt.Errorf("only %d of %d scans accepted: %w", accepted.Load(), n, errors.Join(ctx.Err(), submitCtx.Err())))
+	}
+	h.logf("crash-%s: %d scans accepted; waiting for them to be final", store, n)
+	o := waitFinal(ctx, c, ids, lastRestart.Add(h.opt.settle), lastRestart.Add(h.opt.settle+5*time.Minute))
+	finalAfter := time.Since(lastRestart)
+	counts := st.counts()
+	r.fill(n, o, counts)
+
+	rerun := 0
+	for _, rec := range o.byID {
+		if rec.Attempts > 1 {
+			rerun++
+		}
+	}
+	r.notes = append(r.notes, fmt.Sprintf("2 kills; %d submissions met a down server and were retried; %d scans ran more than once; waited %s after the last restart",
+		refusedWhileDown.Load(), rerun, finalAfter.Round(time.Second)))
+	r.expect("0 lost", len(o.lost) == 0, "", "%d of %d accepted scans unknown after the restarts %v", len(o.lost), n, first(o.lost, 3))
+	r.expect("0 stuck", len(o.stuck) == 0, "rescue of a killed scan within 45 s (issue 9 item 4: JOB_TIMEOUT that fits the work)",
+		"%d scans not final %s after the last restart %v", len(o.stuck), h.opt.settle, first(o.stuck, 3))
+	r.expect("0 failed", o.failed == 0, "", "%d scans failed", o.failed)
+	// Only a scan running at a kill may run twice.
+	r.expect("duplicates only from the kills", r.duplicates <= 2*crashWorkers, "",
+		"%d duplicate registrations, at most %d (the scans running at 2 kills) allowed", r.duplicates, 2*crashWorkers)
+	registered := len(counts.registered)
+	r.expect("every success registered", registered >= o.succeeded, "", "%d images registered for %d succeeded scans", registered, o.succeeded)
+	stopErr := srv.stop(20 * time.Second)
+	r.expect("clean SIGTERM stop", stopErr == nil && srv.err == nil, "", "stop: %v, exit: %v", stopErr, srv.err)
+	return r
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
