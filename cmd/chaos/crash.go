@@ -108,21 +108,22 @@ func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row
 		}
 	}()
 
-	// The killer: at a third and two thirds of the accepted scans.
+	// The killer: when a third and two thirds of the scans have reached
+	// the analytics server, so that each kill finds scans running
+	// (submitting is much faster than scanning). The restarted server gets
+	// a few seconds of work before the next kill.
 	lastRestart := time.Now()
 	var killErr error
-	for k, at := range []int64{int64(n) / 3, 2 * int64(n) / 3} {
-		// The restarted server gets a few seconds of work before the next
-		// kill, so that the kill finds scans running on it.
+	for k, at := range []int{n / 3, 2 * n / 3} {
 		minUp := lastRestart.Add(3 * time.Second)
-		for (accepted.Load() < at || time.Now().Before(minUp)) && submitCtx.Err() == nil {
+		for (st.counts().arrivals < at || time.Now().Before(minUp)) && submitCtx.Err() == nil {
 			_ = sleepCtx(submitCtx, 20*time.Millisecond)
 		}
 		if submitCtx.Err() != nil {
-			killErr = fmt.Errorf("submissions stopped at %d of %d: %w", accepted.Load(), n, submitCtx.Err())
+			killErr = fmt.Errorf("scans stopped at %d of %d registrations: %w", st.counts().arrivals, n, submitCtx.Err())
 			break
 		}
-		h.logf("crash-%s: kill -9 after %d accepted scans", store, accepted.Load())
+		h.logf("crash-%s: kill -9 after %d accepted scans and %d registrations", store, accepted.Load(), st.counts().arrivals)
 		if err := srv.kill(); err != nil {
 			killErr = err
 			break
