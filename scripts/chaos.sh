@@ -6,7 +6,7 @@
 # table row per scenario and exits non-zero when an expectation is missed.
 #
 #   scripts/chaos.sh                      # every scenario (about 7 minutes)
-#   scripts/chaos.sh -only crash-sqlite   # one scenario (or a prefix: crash, outage)
+#   scripts/chaos.sh -only crash-sqlite   # some scenarios: names or prefixes, comma-separated
 #   scripts/chaos.sh -quick               # short outages, 60 scans: a smoke run
 #   scripts/chaos.sh -help                # every flag
 #
@@ -32,18 +32,20 @@ timeout 10 docker version >/dev/null 2>&1 ||
 
 # docker-restart needs a second daemon: root, dockerd and ip. Asked for by
 # name, or in a full run, a missing one is an error rather than a silent skip.
-wants_docker=1
-for arg in "$@"; do
-	case $arg in
-	-only=*|--only=*) [[ docker-restart == "${arg#*=}"* ]] || wants_docker=0 ;;
-	esac
-done
+only=""
 prev=""
 for arg in "$@"; do
-	if [[ $prev == -only || $prev == --only ]]; then
-		[[ docker-restart == "$arg"* ]] || wants_docker=0
-	fi
+	case $arg in
+	-only=* | --only=*) only=${arg#*=} ;;
+	esac
+	if [[ $prev == -only || $prev == --only ]]; then only=$arg; fi
 	prev=$arg
+done
+wants_docker=0
+[[ -z $only ]] && wants_docker=1
+IFS=, read -r -a wanted <<<"$only"
+for w in "${wanted[@]}"; do
+	[[ -n $w && docker-restart == "$w"* ]] && wants_docker=1
 done
 if ((wants_docker)); then
 	[[ $(id -u) == 0 ]] || missing "docker-restart starts a second dockerd and a bridge: run as root (or -only another scenario)"

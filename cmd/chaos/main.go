@@ -71,7 +71,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	var o options
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.only, "only", "", "run one scenario: "+strings.Join(scenarioNames, ", ")+" (a prefix such as crash or outage runs each that it starts)")
+	fs.StringVar(&o.only, "only", "", "scenarios to run, comma-separated: "+strings.Join(scenarioNames, ", ")+" (a prefix such as crash or outage runs each it starts); empty: all")
 	fs.IntVar(&o.scans, "scans", 1000, "scans of each crash scenario")
 	fs.StringVar(&o.pgURL, "postgres", getenv("SCANNER_TEST_POSTGRES_URL"), "PostgreSQL URL for crash-postgres (default $SCANNER_TEST_POSTGRES_URL); a schema of its own is made and dropped")
 	fs.StringVar(&o.repo, "repo", ".", "the repository to build cmd/server and cmd/scan from")
@@ -120,7 +120,19 @@ func selected(only string) []string {
 	return out
 }
 
-func wants(only, name string) bool { return only == "" || strings.HasPrefix(name, only) }
+// wants reports whether -only (a comma-separated list of names or their
+// prefixes; empty for all) selects the scenario name.
+func wants(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	for _, p := range strings.Split(only, ",") {
+		if p = strings.TrimSpace(p); p != "" && strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // harness is what every scenario shares.
 type harness struct {
