@@ -184,7 +184,7 @@ func TestOptions(t *testing.T) {
 	if got := selected(o.only); strings.Join(got, ",") != "slow-clients,echoed-secrets" {
 		t.Errorf("-only slow,echo selects %v", got)
 	}
-	if o.scans != 60 || o.outage != 15*time.Second {
+	if o.scans != 100 || o.outage != 15*time.Second {
 		t.Errorf("-quick: scans %d, outage %s", o.scans, o.outage)
 	}
 	if o, _ := parseOptions([]string{"-quick", "-scans", "100"}, env(nil), &stderr); o.scans != 100 {

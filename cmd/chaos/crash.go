@@ -14,6 +14,15 @@ import (
 // default): at most this many scans are running when a kill comes.
 const crashWorkers = 4
 
+// crashRegisterDelay is how long each registration takes at the stand-in,
+// and crashSubmitPause the pause of each of the 8 submitters between two
+// submissions: about 80 scans/s can run and 100/s are submitted, so both
+// are under way at each kill.
+const (
+	crashRegisterDelay = 50 * time.Millisecond
+	crashSubmitPause   = 80 * time.Millisecond
+)
+
 // crash submits opt.scans scans of distinct images and kills the server
 // with SIGKILL twice while they are submitted and run, restarting it on the
 // same store each time. Every accepted (202) scan must exist at the end
@@ -29,6 +38,9 @@ func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row
 		return r.fail(err)
 	}
 	cl.add("close the stand-in", st.close)
+	// Registrations take a while, as they do over a network, so that the
+	// kills find scans mid-registration and submissions still under way.
+	st.setDelay(crashRegisterDelay)
 
 	databaseURL, store := "", "sqlite"
 	dataDir, err := h.dir("crash-" + map[bool]string{false: "sqlite", true: "postgres"}[postgres])
@@ -87,6 +99,7 @@ func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row
 						ids = append(ids, id)
 						mu.Unlock()
 						accepted.Add(1)
+						_ = sleepCtx(submitCtx, crashSubmitPause)
 						break
 					}
 					if status == 0 {
@@ -115,7 +128,7 @@ func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row
 	lastRestart := time.Now()
 	var killErr error
 	for k, at := range []int{n / 3, 2 * n / 3} {
-		minUp := lastRestart.Add(3 * time.Second)
+		minUp := lastRestart.Add(time.Second)
 		for (st.counts().arrivals < at || time.Now().Before(minUp)) && submitCtx.Err() == nil {
 			_ = sleepCtx(submitCtx, 20*time.Millisecond)
 		}

@@ -100,7 +100,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 				set()
 			}
 		}
-		setIfUnset("scans", func() { o.scans = 60 })
+		setIfUnset("scans", func() { o.scans = 100 })
 		setIfUnset("outage", func() { o.outage = 15 * time.Second })
 		setIfUnset("settle", func() { o.settle = 45 * time.Second })
 	}

@@ -40,6 +40,8 @@ type standin struct {
 	srv      *http.Server
 	released chan struct{} // closed to free held requests when the mode changes
 
+	delay time.Duration // how long a registration takes in mode answer
+
 	registered map[string]int // successful registrations by git-sha
 	arrivals   int            // register requests received, whatever the answer
 	reports    int            // scanner-error reports answered 200
@@ -104,6 +106,14 @@ func (s *standin) setMode(m mode) error {
 	return nil
 }
 
+// setDelay makes each registration take d in mode answer, as a real
+// server's work and network do.
+func (s *standin) setDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
 func (s *standin) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -127,7 +137,7 @@ func (s *standin) handle(w http.ResponseWriter, r *http.Request) {
 	report := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/scanner-error")
 
 	s.mu.Lock()
-	m, released := s.mode, s.released
+	m, released, delay := s.mode, s.released, s.delay
 	if register {
 		s.arrivals++
 	}
@@ -161,6 +171,13 @@ func (s *standin) handle(w http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(body, &reg) != nil || reg.GitURL == "" || reg.GitSHA == "" {
 			writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "summary": "git-url cannot be empty"})
 			return
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return // the scanner went away (killed): not registered
+			}
 		}
 		s.mu.Lock()
 		s.registered[reg.GitSHA]++
