@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,6 +161,24 @@ func waitFinal(ctx context.Context, c *apiClient, ids []string, until, limit tim
 		}
 	}
 	return out
+}
+
+// stuckStatuses says in which status the stuck scans were left.
+func (o outcome) stuckStatuses() string {
+	by := map[string]int{}
+	for _, id := range o.stuck {
+		st := "unreadable"
+		if rec, ok := o.byID[id]; ok {
+			st = rec.Status
+		}
+		by[st]++
+	}
+	var parts []string
+	for st, n := range by {
+		parts = append(parts, fmt.Sprintf("%d %s", n, st))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // fill puts an outcome and the stand-in's counts into the row.

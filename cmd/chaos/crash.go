@@ -175,7 +175,7 @@ func (h *harness) crash(ctx context.Context, cl *cleanups, postgres bool) (r row
 		refusedWhileDown.Load(), rerun, finalAfter.Round(time.Second)))
 	r.expect("0 lost", len(o.lost) == 0, "", "%d of %d accepted scans unknown after the restarts %v", len(o.lost), n, first(o.lost, 3))
 	r.expect("0 stuck", len(o.stuck) == 0, "rescue of a killed scan within 45 s (issue 9 item 4: JOB_TIMEOUT that fits the work)",
-		"%d scans not final %s after the last restart %v", len(o.stuck), h.opt.settle, first(o.stuck, 3))
+		"%d scans not final %s after the last restart (%s) %v", len(o.stuck), h.opt.settle, o.stuckStatuses(), first(o.stuck, 3))
 	r.expect("0 failed", o.failed == 0, "", "%d scans failed", o.failed)
 	// Only a scan running at a kill may run twice.
 	r.expect("duplicates only from the kills", r.duplicates <= 2*crashWorkers, "",

@@ -15,10 +15,9 @@ import (
 func (h *harness) dockerRestart(ctx context.Context, cl *cleanups) (r row) {
 	start := time.Now()
 	defer func() { r.took = time.Since(start) }()
-	down := 30 * time.Second
-	n := 10
+	down, n := h.opt.down, 10
 	if h.opt.quick {
-		down, n = 10*time.Second, 4
+		n = 4
 	}
 	dir, err := h.dir("docker-restart")
 	if err != nil {

@@ -39,6 +39,7 @@ type options struct {
 	quick   bool
 	settle  time.Duration
 	outage  time.Duration
+	down    time.Duration
 	dockerd string
 }
 
@@ -79,6 +80,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.quick, "quick", false, "short outages and few scans: a smoke run of a minute or two")
 	fs.DurationVar(&o.settle, "settle", 90*time.Second, "how long scans may take to all be final after the last fault ends")
 	fs.DurationVar(&o.outage, "outage", 60*time.Second, "length of the analytics outages")
+	fs.DurationVar(&o.down, "docker-down", 30*time.Second, "how long docker-restart keeps the second daemon stopped")
 	fs.StringVar(&o.dockerd, "dockerd", "dockerd", "the dockerd binary of the second daemon")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
@@ -103,6 +105,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		setIfUnset("scans", func() { o.scans = 100 })
 		setIfUnset("outage", func() { o.outage = 15 * time.Second })
 		setIfUnset("settle", func() { o.settle = 45 * time.Second })
+		setIfUnset("docker-down", func() { o.down = 10 * time.Second })
 	}
 	if getenv("CI") == "true" && o.pgURL == "" && wants(o.only, "crash-postgres") {
 		return o, errors.New("CI=true: crash-postgres needs PostgreSQL: set SCANNER_TEST_POSTGRES_URL or -postgres")

@@ -85,8 +85,12 @@ func (h *harness) outage(ctx context.Context, cl *cleanups, m mode) (r row) {
 		}
 	}
 	note := fmt.Sprintf("%s outage; %d register requests during it", h.opt.outage.Round(time.Second), duringOutage.arrivals)
-	if !lastEnd.IsZero() {
-		note += fmt.Sprintf("; last scan final %s after the recovery", lastEnd.Sub(recovered).Round(time.Second))
+	switch d := lastEnd.Sub(recovered).Round(time.Second); {
+	case lastEnd.IsZero():
+	case d >= 0:
+		note += fmt.Sprintf("; last scan final %s after the recovery", d)
+	default:
+		note += fmt.Sprintf("; every scan final before the recovery (the last %s before)", -d)
 	}
 	r.notes = append(r.notes, note)
 	r.expect("0 lost", len(o.lost) == 0, "", "%d lost", len(o.lost))
