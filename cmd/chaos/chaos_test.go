@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // todayScenarios are those with expectations the server meets before issue
@@ -32,7 +32,7 @@ func TestHarnessQuick(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	_, err := dockerCLI(ctx, "", 10*time.Second, nil, "version")
-	dockertest.RequireDependency(t, "a Docker daemon", err)
+	testenv.RequireDependency(t, "a Docker daemon", err)
 
 	var stdout, stderr bytes.Buffer
 	rows, err := runHarness(ctx, []string{"-quick", "-repo", "../..", "-only", todayScenarios}, os.Getenv, &stdout, &stderr)
