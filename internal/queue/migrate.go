@@ -71,6 +71,30 @@ var migrations = []migration{{
 		// A pushed digest already scanned is found by this one.
 		`CREATE INDEX scans_source_key ON scans (image_key, scan_type, server, source, created_at)`,
 	},
+}, {
+	version: 4,
+	name:    "runners and registrations",
+	statements: []string{
+		// Heartbeats of started stores, and which one runs a scan: the
+		// scans of a runner gone silent are run again (rescue.go).
+		`CREATE TABLE scanner_runners (
+			id      TEXT PRIMARY KEY,
+			seen_at BIGINT NOT NULL
+		)`,
+		`ALTER TABLE scans ADD COLUMN runner TEXT NOT NULL DEFAULT ''`,
+		// One registration per server, repository and commit within
+		// REREGISTER_AFTER: the scan that claimed it, and when it was
+		// registered (NULL while its registration is under way).
+		`CREATE TABLE registrations (
+			server        TEXT NOT NULL,
+			git_url       TEXT NOT NULL,
+			git_sha       TEXT NOT NULL,
+			scan_id       TEXT NOT NULL,
+			claimed_at    BIGINT NOT NULL,
+			registered_at BIGINT,
+			PRIMARY KEY (server, git_url, git_sha)
+		)`,
+	},
 }}
 
 // migrationLockKey is the PostgreSQL advisory lock held while migrating, so

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -33,10 +34,12 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultWorkers             = 4
-	DefaultMaxAttempts         = 5
+	DefaultMaxAttempts         = 250
 	DefaultRetryBase           = 2 * time.Second
-	DefaultRetryMax            = 5 * time.Minute
-	DefaultJobTimeout          = 2 * time.Minute
+	DefaultRetryMax            = 30 * time.Second
+	DefaultRetryFor            = time.Hour
+	DefaultJobTimeout          = time.Minute
+	DefaultDeadAfter           = 20 * time.Second
 	DefaultRetention           = 30 * 24 * time.Hour
 	DefaultMaxQueueDepth       = 1000
 	DefaultMaintenanceInterval = time.Minute
@@ -45,7 +48,10 @@ const (
 // rescueMargin is how much longer than JobTimeout a job may stay running
 // before River's rescuer deems its process dead and queues it again. It
 // must be positive (River requires RescueStuckJobsAfter > JobTimeout) and
-// covers the final write after an attempt that used all its time.
+// covers the final write after an attempt that used all its time. River's
+// rescuer is only the fallback (it runs every 30 s, on the leader alone):
+// the store's heartbeats find a killed runner's scans much sooner (see
+// rescue.go).
 const rescueMargin = 30 * time.Second
 
 // finishTimeout bounds the work done after an attempt: the error report of a
@@ -64,14 +70,25 @@ type Config struct {
 	DataDir string
 	// Workers is how many scans this process runs at once (default 4).
 	Workers int
-	// MaxAttempts is how many tries a scan gets before it fails (default 5).
+	// MaxAttempts caps the tries of a scan (default 250, which RetryFor
+	// binds first at the default retry delays).
 	MaxAttempts int
 	// RetryBase is the first retry delay; it doubles, with jitter, up to
-	// RetryMax (defaults 2s and 5m).
+	// RetryMax (defaults 2s and 30s). RetryMax is also how long after an
+	// outage ends a scan waiting through it may take to notice.
 	RetryBase time.Duration
 	RetryMax  time.Duration
-	// JobTimeout bounds each attempt (default 2m).
+	// RetryFor is the time budget of a scan failing transiently: no new
+	// attempt starts once this long has passed since its first (default
+	// 1h). The error report of a failed scan has the same budget.
+	RetryFor time.Duration
+	// JobTimeout bounds each attempt (default 1m: an image inspection,
+	// bounded at 30 s, and one analytics request, 15 s by default).
 	JobTimeout time.Duration
+	// DeadAfter is how long a started store may go without a heartbeat
+	// before the scans it was running are deemed orphaned (its process
+	// killed) and run again by a live one (default 20s).
+	DeadAfter time.Duration
 	// Retention is how long final records are kept (default 30 days; 0
 	// means the default, a negative value keeps them forever).
 	Retention time.Duration
@@ -103,7 +120,9 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&c.RetryBase, DefaultRetryBase)
 	setDefault(&c.RetryMax, DefaultRetryMax)
+	setDefault(&c.RetryFor, DefaultRetryFor)
 	setDefault(&c.JobTimeout, DefaultJobTimeout)
+	setDefault(&c.DeadAfter, DefaultDeadAfter)
 	setDefault(&c.Retention, DefaultRetention)
 	setDefault(&c.MaxQueueDepth, DefaultMaxQueueDepth)
 	setDefault(&c.MaintenanceInterval, DefaultMaintenanceInterval)
@@ -130,7 +149,11 @@ type Store struct {
 	// listener is River's LISTEN connection pool on PostgreSQL, else nil.
 	listener *pgxpool.Pool
 	client   *river.Client[*sql.Tx]
+	driver   riverdriver.Driver[*sql.Tx]
 	log      zerolog.Logger
+	// runnerID names this process in scans.runner and scanner_runners,
+	// whose heartbeats tell live runners from killed ones.
+	runnerID string
 
 	// finished wakes Waits in this process when a scan becomes final here;
 	// Waits also poll, for scans finished by other replicas.
@@ -140,6 +163,7 @@ type Store struct {
 	started         bool
 	stopMaintenance context.CancelFunc
 	maintenanceDone chan struct{}
+	heartbeatDone   chan struct{}
 }
 
 var _ scan.Service = (*Store)(nil)
@@ -176,6 +200,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log:     cfg.Log.With().Str("component", "store").Logger(),
 	}
 	s.finished.init()
+	runner, err := uuid.NewV7()
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: runner id: %w", err)
+	}
+	s.runnerID = runner.String()
 
 	var driver riverdriver.Driver[*sql.Tx]
 	if target.dialect == dialectSQLite {
@@ -192,6 +222,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.listener = listener
 		driver = riverdatabasesql.NewWithPgxListener(db, listener)
 	}
+	s.driver = driver
 	riverLog := slog.New(zerolog.NewSlogHandler(riverLogger(cfg.Log)))
 	if err := s.migrate(ctx, driver, riverLog); err != nil {
 		s.closeDB()
@@ -275,15 +306,25 @@ func (s *Store) Start(ctx context.Context) error {
 		return errors.New("store: already started")
 	}
 	ctx = context.WithoutCancel(ctx)
+	// Announced before any scan is fetched: a scan naming a runner never
+	// heard of would look orphaned to the other replicas.
+	if err := s.beat(ctx); err != nil {
+		return fmt.Errorf("store: announce this runner: %w", err)
+	}
 	if err := s.client.Start(ctx); err != nil {
 		return fmt.Errorf("store: start queue: %w", err)
 	}
 	mctx, cancel := context.WithCancel(ctx)
 	s.stopMaintenance = cancel
 	s.maintenanceDone = make(chan struct{})
+	s.heartbeatDone = make(chan struct{})
 	go func() {
 		defer close(s.maintenanceDone)
 		s.maintain(mctx)
+	}()
+	go func() {
+		defer close(s.heartbeatDone)
+		s.heartbeat(mctx)
 	}()
 	s.started = true
 	s.log.Info().Int("workers", s.cfg.Workers).Str("database", s.dialect.String()).Msg("store started")
@@ -312,6 +353,8 @@ func (s *Store) Stop(ctx context.Context) error {
 		err = s.client.StopAndCancel(hard)
 	}
 	<-s.maintenanceDone
+	<-s.heartbeatDone
+	s.retire()
 	if err != nil {
 		return fmt.Errorf("store: stop queue: %w", err)
 	}

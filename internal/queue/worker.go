@@ -76,8 +76,8 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	// "running" is accepted too: the record of a job rescued after its
 	// process died still says running.
 	marked, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'running', attempts = $1,
-		started_at = COALESCE(started_at, $2), updated_at = $2
-		WHERE id = $3 AND status IN `+activeStatuses, job.Attempt, micros(started), id)
+		started_at = COALESCE(started_at, $2), updated_at = $2, runner = $3
+		WHERE id = $4 AND status IN `+activeStatuses, job.Attempt, micros(started), s.runnerID, id)
 	if err != nil {
 		return fmt.Errorf("mark scan %s running: %w", id, err)
 	}
@@ -122,7 +122,11 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 
 	// An attempt that ran out of time may well succeed next time.
 	transient := a.Retryable() || ctx.Err() != nil
-	if transient && job.Attempt < job.MaxAttempts {
+	firstStarted := started
+	if r.StartedAt != nil {
+		firstStarted = *r.StartedAt
+	}
+	if transient && job.Attempt < job.MaxAttempts && s.withinBudget(firstStarted) {
 		failure := s.scrubError(attemptError(ctx, a))
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
@@ -137,6 +141,14 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return failure
 	}
 	return s.finish(ctx, job, scanner, a, log)
+}
+
+// withinBudget reports whether a scan or report first tried at first may be
+// tried again: RetryFor has not passed since. The budget is checked when
+// an attempt fails, so the last one starts before it runs out and ends at
+// most RetryMax + JobTimeout after.
+func (s *Store) withinBudget(first time.Time) bool {
+	return s.now().Sub(first) < s.cfg.RetryFor
 }
 
 // attemptError says why an attempt failed, naming a timeout, whose own

@@ -35,10 +35,11 @@ type Config struct {
 	AllowedServers        []string      `envconfig:"ALLOWED_SERVERS" desc:"comma-separated analytics URLs a request may choose with \"server\"; empty: none"`
 
 	Workers       int           `envconfig:"WORKERS" default:"4" desc:"scans this replica runs at once"`
-	MaxAttempts   int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"tries of a scan failing transiently before it fails"`
-	RetryBase     time.Duration `envconfig:"RETRY_BASE" default:"2s" desc:"first retry delay; doubles up to RETRY_MAX"`
-	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"5m" desc:"longest retry delay"`
-	JobTimeout    time.Duration `envconfig:"JOB_TIMEOUT" default:"2m" desc:"time limit of one scan attempt"`
+	MaxAttempts   int           `envconfig:"MAX_ATTEMPTS" default:"250" desc:"cap on the tries of a scan failing transiently (RETRY_FOR is the budget that normally ends them)"`
+	RetryBase     time.Duration `envconfig:"RETRY_BASE" default:"2s" desc:"first retry delay; doubles, with jitter, up to RETRY_MAX"`
+	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"30s" desc:"longest retry delay: a scan waiting out an outage finishes within about this long of its end"`
+	RetryFor      time.Duration `envconfig:"RETRY_FOR" default:"1h" desc:"time budget of a scan failing transiently, and of its error report: no new try starts once this long has passed since the first"`
+	JobTimeout    time.Duration `envconfig:"JOB_TIMEOUT" default:"1m" desc:"time limit of one scan attempt (an inspection, bounded at 30 s, and one analytics request)"`
 	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
 	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
 	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
@@ -126,6 +127,7 @@ func (c *Config) check() error {
 		"ANALYTICS_TIMEOUT": c.AnalyticsTimeout,
 		"RETRY_BASE":        c.RetryBase,
 		"RETRY_MAX":         c.RetryMax,
+		"RETRY_FOR":         c.RetryFor,
 		"JOB_TIMEOUT":       c.JobTimeout,
 		"SHUTDOWN_TIMEOUT":  c.ShutdownTimeout,
 	} {

@@ -27,8 +27,8 @@ func loadWith(t *testing.T, vars map[string]string) (Config, error) {
 func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
-		Workers: 4, MaxAttempts: 5, RetryBase: 2 * time.Second, RetryMax: 5 * time.Minute,
-		JobTimeout: 2 * time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
+		Workers: 4, MaxAttempts: 250, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, RetryFor: time.Hour,
+		JobTimeout: time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
 		Source: "daemon", Platform: "linux/amd64", RegistryTimeout: 30 * time.Second,
 	}

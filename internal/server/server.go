@@ -71,6 +71,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		MaxAttempts:   cfg.MaxAttempts,
 		RetryBase:     cfg.RetryBase,
 		RetryMax:      cfg.RetryMax,
+		RetryFor:      cfg.RetryFor,
 		JobTimeout:    cfg.JobTimeout,
 		Retention:     cfg.Retention,
 		MaxQueueDepth: cfg.MaxQueueDepth,
