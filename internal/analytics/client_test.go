@@ -12,9 +12,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -25,45 +27,33 @@ const (
 	testSecret = "3scale-0a1b2c3d4e"
 )
 
-// seen is one request a test server received.
-type seen struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// recorder is a real HTTP server that records every request and answers
-// with its handler (200 success when nil).
-type recorder struct {
-	*httptest.Server
-	mu      sync.Mutex
-	reqs    []seen
-	handler http.HandlerFunc
-}
-
-func newRecorder(t *testing.T, h http.HandlerFunc) *recorder {
+// newEmulator starts the emulator as the analytics server: it records
+// every request, raw header and body included, and answers as the real
+// server unless the test scripts its answers.
+func newEmulator(t *testing.T) (emu *emulator.Server, url string) {
 	t.Helper()
-	r := &recorder{handler: h}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.reqs = append(r.reqs, seen{Method: req.Method, Path: req.URL.Path, Header: req.Header.Clone(), Body: body})
-		r.mu.Unlock()
-		if r.handler == nil {
-			reply(w, http.StatusOK, `{"success": true, "summary": "registered"}`)
-			return
-		}
-		r.handler(w, req)
-	}))
-	t.Cleanup(r.Close)
-	return r
+	emu = emulator.New(emulator.Config{})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	return emu, srv.URL
 }
 
-func (r *recorder) requests() []seen {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]seen(nil), r.reqs...)
+// scripted is an answer for the emulator to give, with the given headers.
+func scripted(status int, body string, header map[string]string) emulator.Answer {
+	a := emulator.Answer{Status: status, Body: body, Header: http.Header{}}
+	for k, v := range header {
+		a.Header.Set(k, v)
+	}
+	return a
+}
+
+// serve starts a plain HTTP peer for what no well-formed answer shows: a
+// body cut off or stalled, a redirect.
+func serve(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func reply(w http.ResponseWriter, status int, body string) {
@@ -130,10 +120,11 @@ func TestRegisterRequest(t *testing.T) {
 	}
 	for _, p := range paths {
 		t.Run("path "+p.base, func(t *testing.T) {
-			srv := newRecorder(t, nil)
-			c := newClient(t, Config{ServerURL: srv.URL + p.base})
-			if got := c.endpoint(EndpointRegister).Redacted(); got != srv.URL+p.want {
-				t.Errorf("endpoint = %q, want %q", got, srv.URL+p.want)
+			emu, url := newEmulator(t)
+			emu.Always(emulator.EndpointRegister, scripted(200, `{"success": true, "summary": "registered"}`, nil))
+			c := newClient(t, Config{ServerURL: url + p.base})
+			if got := c.endpoint(EndpointRegister).Redacted(); got != url+p.want {
+				t.Errorf("endpoint = %q, want %q", got, url+p.want)
 			}
 			resp, err := c.Register(context.Background(), reg)
 			if err != nil {
@@ -142,7 +133,7 @@ func TestRegisterRequest(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Summary != "registered" {
 				t.Errorf("response = %+v", resp)
 			}
-			reqs := srv.requests()
+			reqs := emu.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("requests = %d, want 1", len(reqs))
 			}
@@ -176,8 +167,8 @@ func TestCredentialHeaders(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, nil)
-			tc.cfg.ServerURL = srv.URL
+			emu, url := newEmulator(t)
+			tc.cfg.ServerURL = url
 			tc.cfg.UserAgent = "scanner-test/1"
 			c := newClient(t, tc.cfg)
 			if _, err := c.Register(context.Background(), reg); err != nil {
@@ -186,7 +177,11 @@ func TestCredentialHeaders(t *testing.T) {
 			if _, err := c.ReportError(context.Background(), scan.ErrorReport{}); err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range srv.requests() {
+			reqs := emu.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("requests = %d, want a registration and an error report", len(reqs))
+			}
+			for _, q := range reqs {
 				_, hasAuth := q.Header["Authorization"]
 				if got := q.Header.Get("Authorization"); got != tc.wantAuth || hasAuth != (tc.wantAuth != "") {
 					t.Errorf("%s Authorization = %q (present %v), want %q", q.Path, got, hasAuth, tc.wantAuth)
@@ -218,12 +213,12 @@ func TestReportErrorBody(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, nil)
-			c := newClient(t, Config{ServerURL: srv.URL + "/api/v1"})
+			emu, url := newEmulator(t)
+			c := newClient(t, Config{ServerURL: url + "/api/v1"})
 			if _, err := c.ReportError(context.Background(), tc.in); err != nil {
 				t.Fatal(err)
 			}
-			reqs := srv.requests()
+			reqs := emu.Requests()
 			if len(reqs) != 1 || reqs[0].Method != http.MethodPost || reqs[0].Path != "/api/v1/scanner-error" {
 				t.Fatalf("requests = %+v, want one POST /api/v1/scanner-error", reqs)
 			}
@@ -374,13 +369,9 @@ func TestClassification(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				reply(w, tc.status, tc.body)
-			})
-			c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
+			emu, url := newEmulator(t)
+			emu.Always(emulator.EndpointRegister, scripted(tc.status, tc.body, tc.header))
+			c := newClient(t, Config{ServerURL: url, Token: testToken, ThreeScaleSecret: testSecret})
 			resp, err := c.Register(context.Background(), reg)
 			if tc.wantOK {
 				if err != nil {
@@ -399,7 +390,7 @@ func TestClassification(t *testing.T) {
 				t.Errorf("response %+v with an error", resp)
 			}
 			if e.StatusCode != tc.status || e.Transient() != tc.transient || scan.IsTransient(err) != tc.transient ||
-				e.Summary != tc.wantSummary || e.Endpoint != EndpointRegister || e.URL != srv.URL+"/register" {
+				e.Summary != tc.wantSummary || e.Endpoint != EndpointRegister || e.URL != url+"/register" {
 				t.Errorf("error = %+v, want status %d transient %v summary %q", e, tc.status, tc.transient, tc.wantSummary)
 			}
 			if !strings.Contains(err.Error(), fmt.Sprint(tc.status)) {
@@ -427,18 +418,11 @@ func TestConnectionRefused(t *testing.T) {
 }
 
 func TestHangingServerTimesOut(t *testing.T) {
-	release := make(chan struct{})
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	// Registered after newRecorder's Close, so it runs first: Close waits
-	// for handlers.
-	t.Cleanup(func() { close(release) })
+	emu, url := newEmulator(t)
+	// Held until the client gives up, which ends the handler too.
+	emu.Always(emulator.EndpointRegister, emulator.Answer{Status: 200, Delay: time.Hour})
 
-	c := newClient(t, Config{ServerURL: srv.URL, Timeout: 200 * time.Millisecond, Token: testToken})
+	c := newClient(t, Config{ServerURL: url, Timeout: 200 * time.Millisecond, Token: testToken})
 	start := time.Now()
 	_, err := c.Register(context.Background(), reg)
 	elapsed := time.Since(start)
@@ -469,8 +453,9 @@ func TestLargeBodiesAreBounded(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { reply(w, tc.status, tc.body) })
-			c := newClient(t, Config{ServerURL: srv.URL})
+			emu, url := newEmulator(t)
+			emu.Always(emulator.EndpointRegister, scripted(tc.status, tc.body, nil))
+			c := newClient(t, Config{ServerURL: url})
 			resp, err := c.Register(context.Background(), reg)
 			var summary string
 			switch {
@@ -503,7 +488,7 @@ func TestBodyReadIsCapped(t *testing.T) {
 	// the whole body would wait for its timeout; one that stops at the cap
 	// returns at once.
 	release := make(chan struct{})
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		_, _ = w.Write([]byte(strings.Repeat("y", 4*maxResponseBytes)))
 		w.(http.Flusher).Flush()
@@ -512,8 +497,10 @@ func TestBodyReadIsCapped(t *testing.T) {
 		case <-release:
 		}
 	})
+	// Registered after serve's Close, so it runs first: Close waits for
+	// handlers.
 	t.Cleanup(func() { close(release) })
-	c := newClient(t, Config{ServerURL: srv.URL, Timeout: 5 * time.Second})
+	c := newClient(t, Config{ServerURL: url, Timeout: 5 * time.Second})
 	start := time.Now()
 	resp, err := c.Register(context.Background(), reg)
 	if err != nil {
@@ -529,12 +516,12 @@ func TestBodyReadIsCapped(t *testing.T) {
 
 func TestCutOffSuccessIsTransient(t *testing.T) {
 	// A 200 whose body is cut off may or may not have registered.
-	srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
+	url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", "1000")
 		w.WriteHeader(200)
 		_, _ = io.WriteString(w, `{"success": tr`)
 	})
-	c := newClient(t, Config{ServerURL: srv.URL})
+	c := newClient(t, Config{ServerURL: url})
 	_, err := c.Register(context.Background(), reg)
 	var e *Error
 	if !errors.As(err, &e) || !e.Transient() || e.StatusCode != 200 {
@@ -548,40 +535,45 @@ func TestCutOffSuccessIsTransient(t *testing.T) {
 
 func TestRedirects(t *testing.T) {
 	t.Run("to another host refused, credentials not sent", func(t *testing.T) {
-		other := newRecorder(t, nil)
-		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, other.URL+"/register", http.StatusTemporaryRedirect)
+		other, otherURL := newEmulator(t)
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, otherURL+"/register", http.StatusTemporaryRedirect)
 		})
-		c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
+		c := newClient(t, Config{ServerURL: url, Token: testToken, ThreeScaleSecret: testSecret})
 		_, err := c.Register(context.Background(), reg)
 		var e *Error
 		if !errors.As(err, &e) || e.Transient() || !strings.Contains(err.Error(), "redirect") {
 			t.Errorf("Register = %v, want a permanent refused-redirect error", err)
 		}
-		if n := len(other.requests()); n != 0 {
+		if n := len(other.Requests()); n != 0 {
 			t.Errorf("the other host got %d requests, want none", n)
 		}
 		assertNoCredentials(t, err)
 	})
 	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
 		t.Run(fmt.Sprintf("%d on the same host followed", status), func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+			// The emulator, moved: /register redirects to where it serves.
+			emu := emulator.New(emulator.Config{})
+			emu.Always(emulator.EndpointRegister, scripted(200, `{"success": true, "summary": "moved and registered"}`, nil))
+			var redirected atomic.Int64
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/register" {
+					redirected.Add(1)
 					http.Redirect(w, r, "/api/v1/register", status)
 					return
 				}
-				reply(w, 200, `{"success": true, "summary": "moved and registered"}`)
+				emu.ServeHTTP(w, r)
 			})
-			c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
+			c := newClient(t, Config{ServerURL: url, Token: testToken, ThreeScaleSecret: testSecret})
 			resp, err := c.Register(context.Background(), reg)
 			if err != nil || resp.Summary != "moved and registered" {
 				t.Fatalf("Register = %+v, %v; want the redirected success", resp, err)
 			}
-			reqs := srv.requests()
-			if len(reqs) != 2 {
-				t.Fatalf("requests = %d, want 2", len(reqs))
+			reqs := emu.Requests()
+			if n := redirected.Load(); n != 1 || len(reqs) != 1 {
+				t.Fatalf("%d requests redirected and %d at the target, want 1 and 1", n, len(reqs))
 			}
-			q := reqs[1]
+			q := reqs[0]
 			if q.Method != http.MethodPost || q.Path != "/api/v1/register" ||
 				q.Header.Get("Content-Type") != "application/json" ||
 				q.Header.Get("Authorization") != "Bearer "+testToken || q.Header.Get("x-3scale-account-secret") != testSecret {
@@ -596,35 +588,35 @@ func TestRedirects(t *testing.T) {
 	// "registration" would register nothing, whatever the answer.
 	for _, status := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther} {
 		t.Run(fmt.Sprintf("%d that would turn POST into GET refused", status), func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost {
+					t.Errorf("the client sent %s %s", r.Method, r.URL.Path)
+				}
 				if r.URL.Path == "/register" {
 					http.Redirect(w, r, "/elsewhere", status)
 					return
 				}
 				reply(w, 200, `<html>a page</html>`)
 			})
-			c := newClient(t, Config{ServerURL: srv.URL})
+			c := newClient(t, Config{ServerURL: url})
 			resp, err := c.Register(context.Background(), reg)
 			if err == nil || scan.IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
 				t.Errorf("Register = %+v, %v; want a permanent refused-redirect error", resp, err)
 			}
-			for _, q := range srv.requests() {
-				if q.Method != http.MethodPost {
-					t.Errorf("the client sent %s %s", q.Method, q.Path)
-				}
-			}
 		})
 	}
 	t.Run("loop stopped", func(t *testing.T) {
-		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		var requests atomic.Int64
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
 			http.Redirect(w, r, r.URL.Path+"x", http.StatusTemporaryRedirect)
 		})
-		c := newClient(t, Config{ServerURL: srv.URL})
+		c := newClient(t, Config{ServerURL: url})
 		_, err := c.Register(context.Background(), reg)
 		if err == nil || scan.IsTransient(err) {
 			t.Errorf("Register = %v, want a permanent error", err)
 		}
-		if n := len(srv.requests()); n > 6 {
+		if n := requests.Load(); n > 6 {
 			t.Errorf("followed %d redirects", n-1)
 		}
 	})
@@ -653,13 +645,13 @@ func TestRetryAfter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
-				if tc.value != "" {
-					w.Header().Set("Retry-After", tc.value)
-				}
-				reply(w, tc.status, ``)
-			})
-			_, err := newClient(t, Config{ServerURL: srv.URL}).Register(context.Background(), reg)
+			emu, url := newEmulator(t)
+			a := scripted(tc.status, ``, nil)
+			if tc.value != "" {
+				a.Header.Set("Retry-After", tc.value)
+			}
+			emu.Always(emulator.EndpointRegister, a)
+			_, err := newClient(t, Config{ServerURL: url}).Register(context.Background(), reg)
 			var e *Error
 			if !errors.As(err, &e) || !e.Transient() {
 				t.Fatalf("Register = %v, want a transient *Error", err)
@@ -719,8 +711,8 @@ func TestPasswordInServerURLNeverInErrors(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	srv := newRecorder(t, nil)
-	c := newClient(t, Config{ServerURL: srv.URL, Token: testToken})
+	emu, url := newEmulator(t)
+	c := newClient(t, Config{ServerURL: url, Token: testToken})
 	var wg sync.WaitGroup
 	errs := make([]error, 16)
 	for i := range errs {
@@ -741,7 +733,7 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 	paths := map[string]int{}
-	for _, q := range srv.requests() {
+	for _, q := range emu.Requests() {
 		paths[q.Path]++
 	}
 	keys := make([]string, 0, len(paths))

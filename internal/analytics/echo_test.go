@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -69,8 +70,20 @@ func TestEchoedCredentialsAreScrubbed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, echoHeaders(tc.status, tc.json))
-			c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
+			// Not the emulator: the answer is made of the request's own
+			// headers, which no scripted answer can know beforehand.
+			var (
+				mu   sync.Mutex
+				seen []http.Header
+			)
+			echo := echoHeaders(tc.status, tc.json)
+			peer := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.Header.Clone())
+				mu.Unlock()
+				echo(w, r)
+			})
+			c := newClient(t, Config{ServerURL: peer, Token: testToken, ThreeScaleSecret: testSecret})
 			ctx := context.Background()
 
 			resp, err := c.Register(ctx, scan.Registration{GitURL: "https://example.org/r", GitSHA: "abc"})
@@ -86,7 +99,10 @@ func TestEchoedCredentialsAreScrubbed(t *testing.T) {
 			}
 			// The stand-in did see the credentials: otherwise the test
 			// proves nothing.
-			if got := srv.requests(); len(got) != 2 || got[0].Header.Get("Authorization") != "Bearer "+testToken {
+			mu.Lock()
+			got := seen
+			mu.Unlock()
+			if len(got) != 2 || got[0].Get("Authorization") != "Bearer "+testToken {
 				t.Fatalf("the server did not receive the credentials: %+v", got)
 			}
 			if !strings.Contains(text, "request headers were") {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -24,8 +25,9 @@ const (
 )
 
 func TestFetchReportRequest(t *testing.T) {
-	srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, readyReport) })
-	c := newClient(t, Config{ServerURL: srv.URL + "/api/v1", Token: testToken, ThreeScaleSecret: testSecret, UserAgent: "scanner-test"})
+	emu, url := newEmulator(t)
+	emu.Always(emulator.EndpointReport, scripted(200, readyReport, nil))
+	c := newClient(t, Config{ServerURL: url + "/api/v1", Token: testToken, ThreeScaleSecret: testSecret, UserAgent: "scanner-test"})
 	ans, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +36,7 @@ func TestFetchReportRequest(t *testing.T) {
 	if ans.State != scan.ReportReady || ans.StatusCode != 200 || ans.Report == nil || !reflect.DeepEqual(*ans.Report, want) || len(want.Dependencies) != 1 {
 		t.Errorf("answer = %+v", ans)
 	}
-	reqs := srv.requests()
+	reqs := emu.ReportRequests()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests, want 1", len(reqs))
 	}
@@ -54,17 +56,15 @@ func TestFetchReportRequest(t *testing.T) {
 }
 
 func TestFetchReportQueryIsEncoded(t *testing.T) {
-	var got [2]string
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-		got = [2]string{r.URL.Query().Get("git-url"), r.URL.Query().Get("git-sha")}
-		reply(w, 200, readyReport)
-	})
-	c := newClient(t, Config{ServerURL: srv.URL})
+	emu, url := newEmulator(t)
+	emu.Always(emulator.EndpointReport, scripted(200, readyReport, nil))
+	c := newClient(t, Config{ServerURL: url})
 	if _, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA); err != nil {
 		t.Fatal(err)
 	}
-	if got != [2]string{reportGitURL, reportGitSHA} {
-		t.Errorf("server read git-url %q, git-sha %q", got[0], got[1])
+	reqs := emu.ReportRequests()
+	if len(reqs) != 1 || *reqs[0].Report != (emulator.ReportQuery{GitURL: reportGitURL, GitSHA: reportGitSHA}) {
+		t.Fatalf("server read %+v, want git-url %q, git-sha %q", reqs, reportGitURL, reportGitSHA)
 	}
 }
 
@@ -103,13 +103,9 @@ func TestFetchReportOutcomes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				reply(w, tc.status, tc.body)
-			})
-			c := newClient(t, Config{ServerURL: srv.URL, Token: testToken, ThreeScaleSecret: testSecret})
+			emu, url := newEmulator(t)
+			emu.Always(emulator.EndpointReport, scripted(tc.status, tc.body, tc.header))
+			c := newClient(t, Config{ServerURL: url, Token: testToken, ThreeScaleSecret: testSecret})
 			ans, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 			assertNoCredentials(t, err)
 			if tc.wantOutcome != "" {
@@ -164,15 +160,9 @@ func TestFetchReportTransportFailures(t *testing.T) {
 		assertNoCredentials(t, err)
 	})
 	t.Run("a hanging server times out", func(t *testing.T) {
-		release := make(chan struct{})
-		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		})
-		t.Cleanup(func() { close(release) })
-		c := newClient(t, Config{ServerURL: srv.URL, Timeout: 200 * time.Millisecond, Token: testToken})
+		emu, url := newEmulator(t)
+		emu.Always(emulator.EndpointReport, emulator.Answer{Status: 200, Delay: time.Hour})
+		c := newClient(t, Config{ServerURL: url, Timeout: 200 * time.Millisecond, Token: testToken})
 		start := time.Now()
 		_, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 		if elapsed := time.Since(start); elapsed > 2*time.Second {
@@ -184,19 +174,19 @@ func TestFetchReportTransportFailures(t *testing.T) {
 		assertNoCredentials(t, err)
 	})
 	t.Run("a cut-off report is transient", func(t *testing.T) {
-		srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
+		url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", "100000")
 			w.WriteHeader(200)
 			_, _ = io.WriteString(w, readyReport[:40])
 		})
-		c := newClient(t, Config{ServerURL: srv.URL})
+		c := newClient(t, Config{ServerURL: url})
 		_, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 		if !scan.IsTransient(err) || !strings.Contains(fmt.Sprint(err), "cut off") {
 			t.Errorf("FetchReport = %v, want a transient cut-off error", err)
 		}
 	})
 	t.Run("an oversized report is refused, not buffered", func(t *testing.T) {
-		srv := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) {
+		url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"dependencies": [`)
 			dep := strings.Repeat(`{"name": "x", "version": "1", "cve_count": 0, "licenses": []},`, 1000)
@@ -207,7 +197,7 @@ func TestFetchReportTransportFailures(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, `{}]}`)
 		})
-		c := newClient(t, Config{ServerURL: srv.URL})
+		c := newClient(t, Config{ServerURL: url})
 		_, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 		var e *Error
 		if !errors.As(err, &e) || e.Retryable || !strings.Contains(err.Error(), "larger than") {
@@ -218,21 +208,22 @@ func TestFetchReportTransportFailures(t *testing.T) {
 		}
 	})
 	t.Run("a redirect to another host is refused", func(t *testing.T) {
-		other := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { reply(w, 200, readyReport) })
-		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, other.URL+"/report", http.StatusFound)
+		other, otherURL := newEmulator(t)
+		other.Always(emulator.EndpointReport, scripted(200, readyReport, nil))
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, otherURL+"/report", http.StatusFound)
 		})
-		c := newClient(t, Config{ServerURL: srv.URL, ThreeScaleSecret: testSecret})
+		c := newClient(t, Config{ServerURL: url, ThreeScaleSecret: testSecret})
 		_, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 		if err == nil || scan.IsTransient(err) || !strings.Contains(err.Error(), "redirect") {
 			t.Errorf("FetchReport = %v, want a permanent refused redirect", err)
 		}
-		if n := len(other.requests()); n != 0 {
+		if n := len(other.ReportRequests()); n != 0 {
 			t.Errorf("the other host got %d requests", n)
 		}
 	})
 	t.Run("a redirect within the host is followed", func(t *testing.T) {
-		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/report" {
 				http.Redirect(w, r, "/api/v1/report?"+r.URL.RawQuery, http.StatusMovedPermanently)
 				return
@@ -243,7 +234,7 @@ func TestFetchReportTransportFailures(t *testing.T) {
 			}
 			reply(w, 200, readyReport)
 		})
-		c := newClient(t, Config{ServerURL: srv.URL})
+		c := newClient(t, Config{ServerURL: url})
 		ans, err := c.FetchReport(context.Background(), reportGitURL, reportGitSHA)
 		if err != nil || ans.State != scan.ReportReady {
 			t.Errorf("FetchReport = %+v, %v", ans, err)
