@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -213,6 +214,22 @@ func TestScanOnDockerPush(t *testing.T) {
 			t.Logf("a delivery of the registry:\n%s", body)
 			break
 		}
+	}
+	// Each delivery is answered well within Harbor's 3 s and distribution's
+	// endpoint timeout; the access log says how long each took.
+	var took []string
+	for _, line := range p.srv.stderr.Lines(t) {
+		if line["message"] == "request" && line["route"] == "/hooks/distribution" {
+			ms, _ := line["duration"].(float64)
+			took = append(took, fmt.Sprintf("%.1fms", ms))
+			if line["status"] != float64(http.StatusAccepted) || ms > 3000 {
+				t.Errorf("a delivery answered %v in %.0f ms; want 202 within 3 s", line["status"], ms)
+			}
+		}
+	}
+	t.Logf("%d deliveries answered in %v", len(took), took)
+	if len(took) == 0 {
+		t.Error("no delivery reached the hook")
 	}
 	metrics := string(p.c.get("/metrics").body)
 	if !strings.Contains(metrics, `scanner_hook_events_total{hook="distribution",outcome="enqueued"} 2`) {
