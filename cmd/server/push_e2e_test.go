@@ -342,3 +342,47 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// With only the registry source, the service opens no Docker client: it is
+// ready and scans with DOCKER_HOST pointing nowhere, and /readyz checks the
+// registry instead of a daemon.
+func TestRegistryOnlyServiceNeedsNoDaemon(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	p := startPushService(t, func(c *server.Config) {
+		c.Source = scan.SourceRegistry
+		c.Sources = nil
+	})
+	r := p.c.get("/readyz")
+	var ready struct {
+		Status string
+		Checks map[string]string
+	}
+	if err := json.Unmarshal(r.body, &ready); err != nil || r.status != http.StatusOK || ready.Checks["registry"] != "ok" {
+		t.Fatalf("/readyz %d %s; want ready with a registry check", r.status, r.body)
+	}
+	if _, ok := ready.Checks["docker"]; ok {
+		t.Errorf("/readyz checks a Docker daemon: %s", r.body)
+	}
+
+	repo := dockertest.UniqueName("registry-only")
+	img := ociImage(t, v1.Platform{OS: "linux", Architecture: "amd64"}, map[string]string{
+		scan.LabelGitURL: "https://github.com/example/" + repo, scan.LabelGitSHA: "f00d", scan.LabelEmailIDs: "dev@example.org"}, nil)
+	ref, err := name.ParseReference(p.reg.Host + "/" + repo + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	// Asked for by POST /scan this time, by tag, with the default source.
+	rec := p.c.submit(ref.String(), "?wait=60s").record(t)
+	if rec.Status != scan.StatusSucceeded || rec.Source != scan.SourceRegistry || rec.ManifestDigest == "" {
+		t.Errorf("record %+v; want a succeeded registry scan", rec)
+	}
+	// A daemon scan is refused up front.
+	body, _ := json.Marshal(map[string]string{"image": "nginx", "source": scan.SourceDaemon})
+	r = p.c.do(http.MethodPost, "/scan", "application/json", string(body))
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "source_not_enabled") {
+		t.Errorf("POST /scan source daemon: %d %s; want 400 source_not_enabled", r.status, r.body)
+	}
+}
