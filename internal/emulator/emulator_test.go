@@ -83,6 +83,23 @@ func do(srv *httptest.Server, req request) (int, string, error) {
 	return resp.StatusCode, strings.TrimSuffix(string(body), "\n"), err
 }
 
+// registerResponse registers repoURL at 46e443d through path and returns
+// the answer, for its headers; its body is closed.
+func registerResponse(t *testing.T, srv *httptest.Server, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(registerBody(repoURL, "46e443d")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func register(t *testing.T, srv *httptest.Server, url, sha string) (int, string) {
 	t.Helper()
 	return send(t, srv, request{http.MethodPost, "/register", jsonHeaders(), registerBody(url, sha)})
@@ -668,16 +685,7 @@ func TestFailNextRetryAfterAsksForAWait(t *testing.T) {
 		status     int
 		retryAfter string
 	}{{429, "3"}, {200, ""}} {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/register", strings.NewReader(registerBody(repoURL, "46e443d")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := registerResponse(t, srv, "/register")
 		if resp.StatusCode != want.status || resp.Header.Get("Retry-After") != want.retryAfter {
 			t.Errorf("request %d: %d with Retry-After %q, want %d with %q", i+1, resp.StatusCode, resp.Header.Get("Retry-After"), want.status, want.retryAfter)
 		}

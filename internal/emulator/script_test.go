@@ -16,16 +16,7 @@ func TestScriptAnswersInOrderThenTheServerAgain(t *testing.T) {
 		emulator.Answer{Status: 503, Header: http.Header{"Retry-After": {"7"}}},
 		emulator.Answer{Status: 200, Body: `{"success": false, "summary": "refused"}`})
 
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/register", strings.NewReader(registerBody(repoURL, "46e443d")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := registerResponse(t, srv, "/api/v1/register")
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("first answer %d, Retry-After %q, Content-Type %q; want the scripted 503 with its header",
 			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"))
