@@ -11,42 +11,14 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
-
-// labelledImage is a small image whose config carries labels, as a
-// pipeline's build would leave it.
-func labelledImage(t *testing.T, labels map[string]string) v1.Image {
-	t.Helper()
-	layer, err := random.Layer(256, "application/vnd.docker.image.rootfs.diff.tar.gzip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.Labels = labels
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
 
 // The other sources need no daemon: DOCKER_HOST points nowhere, and each
 // scan still reads the labels and registers them.
@@ -57,7 +29,7 @@ func TestScanSourcesWithoutDaemon(t *testing.T) {
 		scan.LabelEmailIDs:  "dev@example.org",
 		"unrelated.comment": "x",
 	}
-	img := labelledImage(t, labels)
+	img := registrytest.Image(t, labels, nil)
 	cfgName, err := img.ConfigName()
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -38,8 +39,8 @@ func writeArchive(t *testing.T, images map[string]v1.Image) string {
 }
 
 func TestArchiveSource(t *testing.T) {
-	one := testImage(t, provLabels, nil)
-	two := testImage(t, map[string]string{"n": "2"}, nil)
+	one := registrytest.Image(t, provLabels, nil)
+	two := registrytest.Image(t, map[string]string{"n": "2"}, nil)
 	single := writeArchive(t, map[string]v1.Image{"acme/app:1": one})
 	multi := writeArchive(t, map[string]v1.Image{"acme/app:1": one, "registry.example:5000/acme/other:2": two})
 	var s ArchiveSource
@@ -79,9 +80,9 @@ func TestArchiveSource(t *testing.T) {
 }
 
 func TestLayoutSource(t *testing.T) {
-	plain := testImage(t, provLabels, map[string]string{"org.opencontainers.image.revision": "r1"})
-	amd := testImage(t, map[string]string{"arch": "amd64"}, nil)
-	arm := testImage(t, map[string]string{"arch": "arm64"}, nil)
+	plain := registrytest.Image(t, provLabels, map[string]string{"org.opencontainers.image.revision": "r1"})
+	amd := registrytest.Image(t, map[string]string{"arch": "amd64"}, nil)
+	arm := registrytest.Image(t, map[string]string{"arch": "arm64"}, nil)
 	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},

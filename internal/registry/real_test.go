@@ -79,8 +79,8 @@ func TestRealRegistryDaemonPush(t *testing.T) {
 func TestRealRegistryIndex(t *testing.T) {
 	host := startRealRegistry(t)
 	reg := &testRegistry{host: host}
-	amd := testImage(t, map[string]string{"arch": "amd64"}, map[string]string{scan.KeyOCIRevision: "abc"})
-	arm := testImage(t, map[string]string{"arch": "arm64"}, nil)
+	amd := registrytest.Image(t, map[string]string{"arch": "amd64"}, map[string]string{scan.KeyOCIRevision: "abc"})
+	arm := registrytest.Image(t, map[string]string{"arch": "arm64"}, nil)
 	idx := mutate.IndexMediaType(mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
@@ -214,7 +214,7 @@ func inspectOp(tb testing.TB, host string) func() error {
 // benchImage pushes one labelled image with a layer and returns its
 // repository, config digest and manifest digest.
 func benchImage(b testing.TB, host string) (repo, cfgDigest, mDigest string) {
-	img := testImage(b, map[string]string{scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org"}, nil)
+	img := registrytest.Image(b, map[string]string{scan.LabelGitURL: "https://github.com/acme/app", scan.LabelGitSHA: "46e443d", scan.LabelEmailIDs: "dev@acme.org"}, nil)
 	r := (&testRegistry{host: host}).push(b, "bench/app:1", img)
 	return r.Context().RepositoryStr(), configDigest(b, img), digestOf(b, img)
 }

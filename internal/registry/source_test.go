@@ -24,10 +24,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -79,35 +79,6 @@ func (tr *testRegistry) resetLog() {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	tr.requests = nil
-}
-
-// image returns an image with labels and one random layer, so that a test
-// can tell a layer fetch from the config fetch.
-func testImage(t testing.TB, labels map[string]string, annotations map[string]string) v1.Image {
-	t.Helper()
-	layer, err := random.Layer(512, types.DockerLayer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.Labels = labels
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if annotations != nil {
-		img = mutate.Annotations(img, annotations).(v1.Image)
-	}
-	return img
 }
 
 func (tr *testRegistry) push(t testing.TB, ref string, img v1.Image) name.Reference {
@@ -173,7 +144,7 @@ var provLabels = map[string]string{
 
 func TestInspectTagAndDigest(t *testing.T) {
 	reg := newTestRegistry(t)
-	img := testImage(t, provLabels, nil)
+	img := registrytest.Image(t, provLabels, nil)
 	tagRef := reg.push(t, "team/app:1", img)
 	s := newSource(t, Options{})
 
@@ -206,9 +177,9 @@ func TestInspectTagAndDigest(t *testing.T) {
 
 func TestInspectIndexPicksPlatform(t *testing.T) {
 	reg := newTestRegistry(t)
-	amd := testImage(t, map[string]string{"arch": "amd64", scan.LabelGitSHA: "a"}, map[string]string{"org.opencontainers.image.revision": "from-amd-manifest"})
-	arm := testImage(t, map[string]string{"arch": "arm64"}, nil)
-	armV7 := testImage(t, map[string]string{"arch": "arm/v7"}, nil)
+	amd := registrytest.Image(t, map[string]string{"arch": "amd64", scan.LabelGitSHA: "a"}, map[string]string{"org.opencontainers.image.revision": "from-amd-manifest"})
+	arm := registrytest.Image(t, map[string]string{"arch": "arm64"}, nil)
+	armV7 := registrytest.Image(t, map[string]string{"arch": "arm/v7"}, nil)
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: armV7, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}}},
@@ -271,7 +242,7 @@ func TestInspectIndexPicksPlatform(t *testing.T) {
 
 func TestInspectAnnotationsAsLabels(t *testing.T) {
 	reg := newTestRegistry(t)
-	img := testImage(t,
+	img := registrytest.Image(t,
 		map[string]string{scan.LabelGitURL: "from-config", "org.opencontainers.image.source": "config-source"},
 		map[string]string{
 			scan.LabelGitURL:                    "from-annotation",
@@ -297,7 +268,7 @@ func TestInspectAnnotationsAsLabels(t *testing.T) {
 
 func TestInspectFetchesNoLayer(t *testing.T) {
 	reg := newTestRegistry(t)
-	img := testImage(t, provLabels, nil)
+	img := registrytest.Image(t, provLabels, nil)
 	ref := reg.push(t, "team/app:layers", img)
 	layers, err := img.Layers()
 	if err != nil || len(layers) == 0 {
@@ -348,7 +319,7 @@ func count(log []string, exact string) int {
 
 func TestInspectNotFound(t *testing.T) {
 	reg := newTestRegistry(t)
-	reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	reg.push(t, "team/app:1", registrytest.Image(t, provLabels, nil))
 	s := newSource(t, Options{})
 	for _, ref := range []string{
 		reg.host + "/team/app:nope",
@@ -369,7 +340,7 @@ func TestInspectNotFound(t *testing.T) {
 
 func TestInspectRefusedCredentials(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/private:1", testImage(t, provLabels, nil))
+	ref := reg.push(t, "team/private:1", registrytest.Image(t, provLabels, nil))
 	const user, password = "scanner", "s3cret-Pa55word"
 	reg.setFront(func(w http.ResponseWriter, r *http.Request) bool {
 		if u, p, ok := r.BasicAuth(); ok && u == user && p == password {
@@ -468,8 +439,8 @@ func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { r
 // not once per scan.
 func TestInspectReusesTokenExchange(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/tokened:1", testImage(t, provLabels, nil))
-	ref2 := reg.push(t, "team/tokened:2", testImage(t, map[string]string{"n": "2"}, nil))
+	ref := reg.push(t, "team/tokened:1", registrytest.Image(t, provLabels, nil))
+	ref2 := reg.push(t, "team/tokened:2", registrytest.Image(t, map[string]string{"n": "2"}, nil))
 	const token = "tok-123"
 	var tokens int
 	var mu sync.Mutex
@@ -503,7 +474,7 @@ func TestInspectReusesTokenExchange(t *testing.T) {
 
 func TestInspectUnavailable(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	ref := reg.push(t, "team/app:1", registrytest.Image(t, provLabels, nil))
 	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusTooManyRequests} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			reg.setFront(func(w http.ResponseWriter, r *http.Request) bool {
@@ -548,7 +519,7 @@ func TestInspectUnavailable(t *testing.T) {
 
 func TestInspectHangingRegistryIsCut(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	ref := reg.push(t, "team/app:1", registrytest.Image(t, provLabels, nil))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	reg.setFront(func(w http.ResponseWriter, r *http.Request) bool {
@@ -606,7 +577,7 @@ func TestPlainHTTPGuard(t *testing.T) {
 // insecure and still works).
 func TestInsecureListParsesReference(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	ref := reg.push(t, "team/app:1", registrytest.Image(t, provLabels, nil))
 	s := newSource(t, Options{Insecure: []string{reg.host}})
 	r, err := s.parse(ref.String())
 	if err != nil || r.Context().Scheme() != "http" {
@@ -640,7 +611,7 @@ func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 // nothing in the source (ggcr's pull limiter defaults to 4) queues them.
 func TestInspectConcurrentConfigFetches(t *testing.T) {
 	reg := newTestRegistry(t)
-	ref := reg.push(t, "team/app:1", testImage(t, provLabels, nil))
+	ref := reg.push(t, "team/app:1", registrytest.Image(t, provLabels, nil))
 	const n = 8
 	var mu sync.Mutex
 	inFlight, peak := 0, 0
