@@ -1,0 +1,202 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+// benchLabels are the labels of the image the suite scans: what a scan
+// needs to register.
+var benchLabels = map[string]string{
+	"git-url":   "https://github.com/centos-pipeline/analytics-scanner",
+	"git-sha":   "0123456789abcdef0123456789abcdef01234567",
+	"email-ids": "bench@example.org",
+}
+
+// newDockerClient connects to the daemon Docker's environment names. Its
+// connection pool is sized for the concurrency of the inspect runs: the
+// client's default keeps 6 idle connections, and at 32 callers the
+// measured "limit" would then include reconnecting.
+func newDockerClient(ctx context.Context, conns int) (*client.Client, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithTimeout(30*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+		t.MaxIdleConns = conns
+		t.MaxIdleConnsPerHost = conns
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.Ping(pingCtx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("no Docker daemon: %w", err)
+	}
+	return c, nil
+}
+
+// benchImages is one labelled image tagged many times: distinct references
+// that each cost the daemon a real inspect.
+type benchImages struct {
+	c    *client.Client
+	repo string
+	refs []string
+	// made lists every tag created so far, for removal even when the
+	// setup fails half way.
+	mu   sync.Mutex
+	made []string
+}
+
+func newBenchImages(c *client.Client) *benchImages {
+	return &benchImages{c: c, repo: fmt.Sprintf("analytics-scanner-bench-%d/img", os.Getpid())}
+}
+
+// create builds the image FROM scratch with benchLabels and tags it n times.
+func (b *benchImages) create(ctx context.Context, n int) error {
+	var df bytes.Buffer
+	df.WriteString("FROM scratch\n")
+	for _, k := range []string{"email-ids", "git-sha", "git-url"} {
+		v, _ := json.Marshal(benchLabels[k])
+		fmt.Fprintf(&df, "LABEL %q=%s\n", k, v)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(df.Len())})
+	_, _ = tw.Write(df.Bytes())
+	_ = tw.Close()
+
+	base := b.repo + ":base"
+	buildCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	b.record(base)
+	resp, err := b.c.ImageBuild(buildCtx, &buf, build.ImageBuildOptions{
+		Tags: []string{base}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+	})
+	if err != nil {
+		return fmt.Errorf("build the labelled image: %w", err)
+	}
+	err = readBuildStream(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("build the labelled image: %w", err)
+	}
+
+	b.refs = make([]string, n)
+	for i := range b.refs {
+		b.refs[i] = fmt.Sprintf("%s:t%06d", b.repo, i)
+	}
+	_, errs := closedLoop(ctx, 8, n, func(ctx context.Context, i int) error {
+		b.record(b.refs[i])
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return b.c.ImageTag(ctx, base, b.refs[i])
+	})
+	if errs.errors > 0 {
+		return fmt.Errorf("tag the image (%d failures): %w", errs.errors, errs.firstErr)
+	}
+	return ctx.Err()
+}
+
+func (b *benchImages) record(ref string) {
+	b.mu.Lock()
+	b.made = append(b.made, ref)
+	b.mu.Unlock()
+}
+
+// remove deletes every tag made; the image goes with its last tag. It runs
+// on its own deadline, as the suite's context may already be cancelled.
+func (b *benchImages) remove() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b.mu.Lock()
+	made := b.made
+	b.made = nil
+	b.mu.Unlock()
+	var failed atomic.Int64
+	var firstErr error
+	var once sync.Once
+	removeTag := func(ctx context.Context, ref string) {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, err := b.c.ImageRemove(rctx, ref, image.RemoveOptions{})
+		if err != nil && !client.IsErrNotFound(err) {
+			failed.Add(1)
+			once.Do(func() { firstErr = err })
+		}
+	}
+	if len(made) == 0 {
+		return nil
+	}
+	// All but the first (the base tag) at once, then the base alone: when
+	// two removals of the last tags race, both try to delete the image and
+	// one fails.
+	closedLoop(ctx, 8, len(made)-1, func(ctx context.Context, i int) error {
+		removeTag(ctx, made[i+1])
+		return nil
+	})
+	removeTag(ctx, made[0])
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d tags of %s not removed: %w", failed.Load(), b.repo, firstErr)
+	}
+	return nil
+}
+
+// inspectRate measures raw image inspects per second through the Docker API
+// at concurrency conc for dur, cycling over the references.
+func inspectRate(ctx context.Context, c *client.Client, refs []string, conc int, dur time.Duration) (float64, error) {
+	rate, errs := forDuration(ctx, conc, dur, func(ctx context.Context, i int) error {
+		img, err := c.ImageInspect(ctx, refs[i%len(refs)])
+		if err == nil && img.Config.Labels["git-url"] == "" {
+			err = errors.New("inspected image has no git-url label")
+		}
+		return err
+	})
+	if errs.errors > 0 {
+		return rate, fmt.Errorf("%d inspects failed: %w", errs.errors, errs.firstErr)
+	}
+	return rate, nil
+}
+
+// imageSize is the size the daemon reports for ref.
+func imageSize(ctx context.Context, c *client.Client, ref string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	img, err := c.ImageInspect(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	return img.Size, nil
+}
+
+// readBuildStream consumes a build's JSON message stream and returns the
+// first error it reports: the HTTP call succeeds even when the build fails.
+func readBuildStream(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if msg.Error != "" {
+			return errors.New(msg.Error)
+		}
+	}
+}

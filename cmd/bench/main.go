@@ -1,0 +1,155 @@
+// Command bench is the service's benchmark suite. It treats the service as
+// a black box: it builds the real server and scan binaries, starts the
+// server as a subprocess against a real Docker daemon (and PostgreSQL when
+// one is given), with an analytics stand-in on loopback that answers at
+// once, and prints one table in which every figure stands beside its limit
+// measured in the same run, and beside its target from issue 13.
+//
+//	go run ./cmd/bench [-quick] [-skip-postgres] [-scans N] [-workers N] [-stored N] [-out FILE]
+//
+// PostgreSQL is SCANNER_BENCH_POSTGRES_URL, else SCANNER_TEST_POSTGRES_URL;
+// SCANNER_BENCH_IMAGE names an image whose size is reported. Everything it
+// creates (server processes, image tags, a PostgreSQL schema, temporary
+// files) is removed at the end, on error and on interrupt too.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// options is what a run measures, and how long each part runs.
+type options struct {
+	quick        bool
+	skipPostgres bool
+	postgresURL  string
+	scans        int // end-to-end scans per backend, each of its own reference
+	workers      int
+	stored       int // stored scans for the memory and list figures
+	out          string
+	serverBin    string
+	scanBin      string
+	image        string
+	logLevel     string
+
+	inspectDur  time.Duration // each concurrency of the inspect limit
+	latencyDur  time.Duration // the 50 scans/s run
+	acceptDur   time.Duration // the 500/s accept run
+	stepDur     time.Duration // each step of the accept-rate search
+	stepRates   []float64
+	listReqs    int // requests per list filter
+	oneShotRuns int
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.quick, "quick", false, "small counts and short runs (under a minute): a smoke test, not a measurement")
+	fs.BoolVar(&o.skipPostgres, "skip-postgres", false, "measure SQLite only")
+	fs.IntVar(&o.scans, "scans", 0, "end-to-end scans per backend, each of a distinct image reference (default 2000, -quick 100)")
+	fs.IntVar(&o.workers, "workers", 16, "SCANNER_WORKERS of the server under test, and the inspect concurrency it is compared with")
+	fs.IntVar(&o.stored, "stored", 0, "stored scans for the memory and list figures (default 100000, -quick 500)")
+	fs.StringVar(&o.out, "out", "", "also write the table, as markdown, to this file")
+	fs.StringVar(&o.serverBin, "server-bin", "", "a built server binary (default: go build ./cmd/server)")
+	fs.StringVar(&o.scanBin, "scan-bin", "", "a built scan binary (default: go build ./cmd/scan)")
+	fs.StringVar(&o.logLevel, "server-log-level", "info", "SCANNER_LOG_LEVEL of the server under test (its log goes to a temporary file)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: bench [flags]\n\nEnvironment: SCANNER_BENCH_POSTGRES_URL (else SCANNER_TEST_POSTGRES_URL) for PostgreSQL,\nSCANNER_BENCH_IMAGE for the image-size figure, DOCKER_HOST etc. for the daemon.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if o.scans < 0 || o.stored < 0 || o.workers < 1 {
+		return o, fmt.Errorf("%w: -scans and -stored must not be negative, -workers must be at least 1", errUsage)
+	}
+	if o.quick {
+		o.scans = cmp(o.scans, 100)
+		o.stored = cmp(o.stored, 500)
+		o.inspectDur = 500 * time.Millisecond
+		o.latencyDur = time.Second
+		o.acceptDur = time.Second
+		o.stepDur = 500 * time.Millisecond
+		o.stepRates = []float64{250, 500, 1000}
+		o.listReqs = 20
+		o.oneShotRuns = 3
+	} else {
+		o.scans = cmp(o.scans, 2000)
+		o.stored = cmp(o.stored, 100_000)
+		o.inspectDur = 3 * time.Second
+		o.latencyDur = 10 * time.Second
+		o.acceptDur = 10 * time.Second
+		o.stepDur = 3 * time.Second
+		o.stepRates = []float64{250, 500, 1000, 1500, 2000, 3000, 4000}
+		o.listReqs = 200
+		o.oneShotRuns = 11
+	}
+	o.postgresURL = getenv("SCANNER_BENCH_POSTGRES_URL")
+	if o.postgresURL == "" {
+		o.postgresURL = getenv("SCANNER_TEST_POSTGRES_URL")
+	}
+	o.image = getenv("SCANNER_BENCH_IMAGE")
+	return o, nil
+}
+
+// cmp returns v, or def when v is zero.
+func cmp(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// run is the whole program; main only wires it to the process, so that the
+// test runs the suite in-process. It returns the figures it printed.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (*results, error) {
+	o, err := parseOptions(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &suite{o: o, log: stderr}
+	defer s.cleanup()
+	res, err := s.measure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	table := res.markdown()
+	fmt.Fprint(stdout, table)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(table), 0o644); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// The targets of issue 13.
+const (
+	targetE2ERatio      = 0.70
+	targetAcceptP99     = 10 * time.Millisecond
+	targetStepP99       = 25 * time.Millisecond
+	targetMaxRate       = 2000.0
+	targetFinishP50     = 20 * time.Millisecond
+	targetRSS           = 50e6 // bytes, decimal MB as docker reports
+	targetListP99       = 10 * time.Millisecond
+	targetOneShotRatio  = 1.0
+	targetImageSize     = 20e6
+	acceptRate          = 500
+	fixedScanRate       = 50
+	decimalMB           = 1e6
+	mebibyte            = 1 << 20
+	verdictMet          = "met"
+	verdictMissed       = "missed"
+	verdictNotMeasured  = "not measured"
+	verdictNoTarget     = ""
+	notMeasuredFallback = "—"
+)
+
+// results are the figures of one run.
+type results struct {
+	o                 options
+	machine           string
+	started, finished time.Time
+
+	standInP50 time.Duration
+	inspect    map[int]float64 // by concurrency
+	backends   []backendResult
+
+	healthz500 latencies
+	accept500  latencies
+	steps      []step
+
+	mem       memoryFigure
+	oneShot   oneShotFigure
+	imageSize int64
+	imageErr  error
+}
+
+type backendResult struct {
+	name    string
+	skipped string
+	err     error
+	scans   int
+	rate    float64   // end to end, scans/s
+	finish  latencies // accept→finished at 50 scans/s
+}
+
+type step struct {
+	rate   float64
+	p99    time.Duration
+	errors int
+}
+
+func (s step) held() bool { return s.errors == 0 && s.p99 <= targetStepP99 }
+
+type memoryFigure struct {
+	err      error
+	stored   int
+	seedRate float64
+	drain    time.Duration
+	lists    []listFigure
+	rss, hwm int64
+}
+
+type listFigure struct {
+	name string
+	lat  latencies
+}
+
+type oneShotFigure struct {
+	err                  error
+	runs                 int
+	scanWall, dockerWall float64 // seconds
+	scanRSS, dockerRSS   float64 // bytes
+}
+
+// row is one line of the table.
+type row struct {
+	id, figure, measured, limit, ratio, target, verdict string
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+func verdict(ok bool) string {
+	if ok {
+		return verdictMet
+	}
+	return verdictMissed
+}
+
+// maxHeld is the highest step rate held, and whether any was.
+func (r *results) maxHeld() (float64, bool) {
+	best, any := 0.0, false
+	for _, s := range r.steps {
+		if !s.held() {
+			break
+		}
+		best, any = s.rate, true
+	}
+	return best, any
+}
+
+func (r *results) rows() []row {
+	var rows []row
+	for i, c := range inspectConcurrencies(r.o.workers) {
+		rows = append(rows, row{id: fmt.Sprintf("1%c", 'a'+i),
+			figure:   fmt.Sprintf("raw image inspects/s through the Docker API, concurrency %d", c),
+			measured: fmt.Sprintf("%.0f/s", r.inspect[c]), limit: "(the limit)"})
+	}
+	rows = append(rows, row{id: "1s", figure: "analytics stand-in: POST /register p50, one caller (must be ≪ an inspect)",
+		measured: ms(r.standInP50) + " ms", limit: fmt.Sprintf("%s ms per inspect at concurrency 1", ms(perOp(r.inspect[1])))})
+
+	limit := r.inspect[r.o.workers]
+	for i, b := range r.backends {
+		id := fmt.Sprintf("2%c", 'a'+i)
+		e2e := row{id: id, figure: fmt.Sprintf("end to end, %s: scans/s from the first POST /scan to the last registration (%d scans, %d workers)", b.name, b.scans, r.o.workers),
+			limit: fmt.Sprintf("%.0f/s (1, concurrency %d)", limit, r.o.workers), target: fmt.Sprintf("≥ %.0f%% of the limit", targetE2ERatio*100)}
+		switch {
+		case b.skipped != "":
+			e2e.measured, e2e.verdict = "skipped: "+b.skipped, verdictNotMeasured
+		case b.rate == 0:
+			e2e.measured, e2e.verdict = "error: "+oneLine(b.err), verdictNotMeasured
+		default:
+			e2e.measured = fmt.Sprintf("%.0f/s", b.rate)
+			e2e.ratio = fmt.Sprintf("%.0f%%", 100*b.rate/limit)
+			e2e.verdict = verdict(b.rate >= targetE2ERatio*limit)
+		}
+		rows = append(rows, e2e)
+	}
+	rows = append(rows, r.finishRows()...)
+
+	a := row{id: "3a", figure: fmt.Sprintf("POST /scan p50 / p99 / max, open loop at %d/s, workers busy, SQLite", acceptRate),
+		limit:  "GET /healthz, same server and rate: " + latencyTriple(r.healthz500),
+		target: "p99 ≤ " + ms(targetAcceptP99) + " ms"}
+	if len(r.accept500.d) == 0 {
+		a.measured, a.verdict = "not run (see 2a)", verdictNotMeasured
+	} else {
+		a.measured = latencyTriple(r.accept500)
+		if r.accept500.errors > 0 {
+			a.measured += fmt.Sprintf(", %d errors", r.accept500.errors)
+		}
+		a.verdict = verdict(r.accept500.errors == 0 && r.accept500.percentile(99) <= targetAcceptP99)
+	}
+	rows = append(rows, a)
+	var tried []string
+	for _, s := range r.steps {
+		mark := "✓"
+		if !s.held() {
+			mark = "✗"
+		}
+		tried = append(tried, fmt.Sprintf("%.0f/s %s ms%s", s.rate, ms(s.p99), mark))
+	}
+	b := row{id: "3b", figure: fmt.Sprintf("highest POST /scan rate held with p99 ≤ %s ms (steps of %s: %s)", ms(targetStepP99), r.o.stepDur, strings.Join(tried, ", ")),
+		limit: fmt.Sprintf("steps up to %.0f/s", r.o.stepRates[len(r.o.stepRates)-1]), target: fmt.Sprintf("≥ %.0f/s", targetMaxRate)}
+	if best, ok := r.maxHeld(); ok {
+		b.measured, b.verdict = fmt.Sprintf("%.0f/s", best), verdict(best >= targetMaxRate)
+	} else if len(r.steps) > 0 {
+		b.measured, b.verdict = fmt.Sprintf("< %.0f/s", r.steps[0].rate), verdictMissed
+	} else {
+		b.measured, b.verdict = "not run (see 2a)", verdictNotMeasured
+	}
+	rows = append(rows, b)
+
+	rows = append(rows, r.memoryRows()...)
+	rows = append(rows, r.oneShotRows()...)
+
+	img := row{id: "6", figure: "image size (docker image inspect, SCANNER_BENCH_IMAGE)", target: fmt.Sprintf("≤ %.0f MB", float64(targetImageSize)/decimalMB)}
+	switch {
+	case r.o.image == "":
+		img.measured, img.verdict = "n/a (SCANNER_BENCH_IMAGE not set)", verdictNotMeasured
+	case r.imageErr != nil:
+		img.measured, img.verdict = "error: "+oneLine(r.imageErr), verdictNotMeasured
+	default:
+		img.figure = fmt.Sprintf("image size of %s (docker image inspect)", r.o.image)
+		img.measured = fmt.Sprintf("%.1f MB", float64(r.imageSize)/decimalMB)
+		img.verdict = verdict(r.imageSize <= targetImageSize)
+	}
+	rows = append(rows, img)
+	return rows
+}
+
+func (r *results) finishRows() []row {
+	var rows []row
+	for i, b := range r.backends {
+		fin := row{id: fmt.Sprintf("2%c", 'a'+len(r.backends)+i),
+			figure: fmt.Sprintf("accept→finished p50 / p99 at %d scans/s, %s (record created_at → finished_at)", fixedScanRate, b.name),
+			limit:  fmt.Sprintf("%s ms per inspect (1a)", ms(perOp(r.inspect[1]))), target: "p50 ≤ " + ms(targetFinishP50) + " ms"}
+		switch {
+		case b.skipped != "":
+			fin.measured, fin.verdict = "skipped: "+b.skipped, verdictNotMeasured
+		case b.err != nil:
+			fin.measured, fin.verdict = "error: "+oneLine(b.err), verdictNotMeasured
+		default:
+			fin.measured = fmt.Sprintf("%s / %s ms", ms(b.finish.percentile(50)), ms(b.finish.percentile(99)))
+			fin.verdict = verdict(b.finish.percentile(50) <= targetFinishP50)
+		}
+		rows = append(rows, fin)
+	}
+	return rows
+}
+
+func (r *results) memoryRows() []row {
+	m := r.mem
+	seed := row{id: "4a", figure: fmt.Sprintf("seeding: %d scans through POST /scan, 64 callers, SQLite (then the workers' backlog)", m.stored)}
+	mem := row{id: "4b", figure: fmt.Sprintf("server RSS / peak (VmRSS / VmHWM) with %d stored scans, SQLite", m.stored),
+		target: fmt.Sprintf("RSS ≤ %.0f MB", float64(targetRSS)/decimalMB)}
+	rows := []row{seed, mem}
+	var limit string
+	for _, l := range m.lists {
+		if strings.HasPrefix(l.name, "GET /healthz") {
+			limit = fmt.Sprintf("GET /healthz p99 %s ms", ms(l.lat.percentile(99)))
+		}
+	}
+	i := 0
+	for _, l := range m.lists {
+		if strings.HasPrefix(l.name, "GET /healthz") {
+			continue
+		}
+		rows = append(rows, row{id: fmt.Sprintf("4%c", 'c'+i),
+			figure: fmt.Sprintf("GET /scan p99, filter %s, %d stored, one caller", l.name, m.stored),
+			limit:  limit, target: "p99 ≤ " + ms(targetListP99) + " ms"})
+		i++
+	}
+	if len(m.lists) == 0 {
+		for j, name := range []string{"none", "status=failed", "image=<one of them>", "deep cursor (90%)"} {
+			rows = append(rows, row{id: fmt.Sprintf("4%c", 'c'+j), figure: "GET /scan p99, filter " + name,
+				target: "p99 ≤ " + ms(targetListP99) + " ms"})
+		}
+	}
+	failed := func(rows []row) {
+		for k := range rows {
+			if rows[k].measured == "" {
+				rows[k].measured, rows[k].verdict = "error: "+oneLine(m.err), verdictNotMeasured
+			}
+		}
+	}
+	if m.seedRate > 0 {
+		rows[0].measured = fmt.Sprintf("%.0f/s", m.seedRate)
+		if m.drain > 0 {
+			rows[0].limit = fmt.Sprintf("backlog done %.1f s after the last POST", m.drain.Seconds())
+		}
+	}
+	if m.rss > 0 {
+		rows[1].measured = fmt.Sprintf("%.1f / %.1f MB", float64(m.rss)/decimalMB, float64(m.hwm)/decimalMB)
+		rows[1].verdict = verdict(m.rss <= targetRSS)
+	}
+	for k := 2; k < len(rows) && k-2 < len(m.lists); k++ {
+		var l listFigure
+		n := 0
+		for _, x := range m.lists {
+			if strings.HasPrefix(x.name, "GET /healthz") {
+				continue
+			}
+			if n == k-2 {
+				l = x
+			}
+			n++
+		}
+		if l.lat.errors > 0 {
+			rows[k].measured, rows[k].verdict = fmt.Sprintf("%d errors: %s", l.lat.errors, oneLine(l.lat.firstErr)), verdictMissed
+			continue
+		}
+		if len(l.lat.d) > 0 {
+			rows[k].measured = ms(l.lat.percentile(99)) + " ms"
+			rows[k].verdict = verdict(l.lat.percentile(99) <= targetListP99)
+		}
+	}
+	if m.err != nil {
+		failed(rows)
+	}
+	return rows
+}
+
+func (r *results) oneShotRows() []row {
+	o := r.oneShot
+	wall := row{id: "5a", figure: fmt.Sprintf("one-shot `scan` wall, median of %d runs", r.o.oneShotRuns), target: "≤ 1× docker image inspect"}
+	rss := row{id: "5b", figure: fmt.Sprintf("one-shot `scan` peak RSS (wait4 maxrss), median of %d runs", r.o.oneShotRuns)}
+	if o.err != nil || o.runs == 0 {
+		msg := "not run"
+		if o.err != nil {
+			msg = "error: " + oneLine(o.err)
+		}
+		wall.measured, wall.verdict = msg, verdictNotMeasured
+		rss.measured, rss.verdict = msg, verdictNotMeasured
+		return []row{wall, rss}
+	}
+	wall.measured = fmt.Sprintf("%.1f ms", o.scanWall*1e3)
+	wall.limit = fmt.Sprintf("`docker image inspect` %.1f ms", o.dockerWall*1e3)
+	wall.ratio = fmt.Sprintf("%.2f×", o.scanWall/o.dockerWall)
+	wall.verdict = verdict(o.scanWall <= targetOneShotRatio*o.dockerWall)
+	rss.measured = fmt.Sprintf("%.1f MiB", o.scanRSS/mebibyte)
+	rss.limit = fmt.Sprintf("`docker image inspect` %.1f MiB", o.dockerRSS/mebibyte)
+	rss.ratio = fmt.Sprintf("%.2f×", o.scanRSS/o.dockerRSS)
+	return []row{wall, rss}
+}
+
+func latencyTriple(l latencies) string {
+	if len(l.d) == 0 {
+		return notMeasuredFallback
+	}
+	return fmt.Sprintf("%s / %s / %s ms", ms(l.percentile(50)), ms(l.percentile(99)), ms(l.max()))
+}
+
+func perOp(rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	s = strings.ReplaceAll(s, "|", "/")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
+
+// markdown is the table, with the machine and the command line above it.
+func (r *results) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s. Run %s, %s.\n", r.machine, r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
+	mode := "full"
+	if r.o.quick {
+		mode = "-quick (a smoke run: counts too small to compare)"
+	}
+	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans.\n\n", mode, r.o.workers, r.o.scans, r.o.stored)
+	b.WriteString("| # | figure | measured | limit / reference, same run | ratio | target | verdict |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, x := range r.rows() {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", x.id, x.figure, x.measured, x.limit, x.ratio, x.target, x.verdict)
+	}
+	return b.String()
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+func newJSONRequest(ctx context.Context, url, body string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}

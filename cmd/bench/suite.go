@@ -1,0 +1,570 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// suite holds what a run started, so that cleanup can stop it.
+type suite struct {
+	o   options
+	log io.Writer
+
+	dir      string
+	docker   *client.Client
+	images   *benchImages
+	standIn  *standIn
+	mu       sync.Mutex
+	cleanups []func()
+	absent   atomic.Int64
+}
+
+func (s *suite) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "[bench %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// defer registers f to run at cleanup, last registered first.
+func (s *suite) defer_(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups = append(s.cleanups, f)
+}
+
+func (s *suite) cleanup() {
+	s.mu.Lock()
+	fs := s.cleanups
+	s.cleanups = nil
+	s.mu.Unlock()
+	for i := len(fs) - 1; i >= 0; i-- {
+		fs[i]()
+	}
+}
+
+// absentRef returns a reference no image has and no other call returned:
+// each is a new scan (a queued scan of the same reference would be returned
+// instead of a new one), and its worker fails it at the daemon's 404.
+func (s *suite) absentRef() string {
+	return fmt.Sprintf("analytics-scanner-bench-%d/absent:a%08d", os.Getpid(), s.absent.Add(1))
+}
+
+func (s *suite) measure(ctx context.Context) (*results, error) {
+	res := &results{o: s.o, machine: machine(ctx), started: time.Now()}
+	var err error
+	if s.dir, err = os.MkdirTemp("", "analytics-scanner-bench-"); err != nil {
+		return nil, err
+	}
+	s.defer_(func() { _ = os.RemoveAll(s.dir) })
+
+	if s.docker, err = newDockerClient(ctx, 64); err != nil {
+		return nil, err
+	}
+	s.defer_(func() { _ = s.docker.Close() })
+
+	if s.o.serverBin == "" || s.o.scanBin == "" {
+		s.logf("building cmd/server and cmd/scan")
+		server, scan, err := buildBinaries(ctx, s.dir)
+		if err != nil {
+			return nil, err
+		}
+		s.o.serverBin = cmp2(s.o.serverBin, server)
+		s.o.scanBin = cmp2(s.o.scanBin, scan)
+	}
+
+	refsNeeded := max(s.o.scans, 50)
+	s.logf("creating the labelled image and %d tags", refsNeeded)
+	s.images = newBenchImages(s.docker)
+	s.defer_(func() {
+		s.logf("removing the image tags")
+		if err := s.images.remove(); err != nil {
+			s.logf("cleanup: %v", err)
+		}
+	})
+	t := time.Now()
+	if err := s.images.create(ctx, refsNeeded); err != nil {
+		return nil, err
+	}
+	s.logf("tagged in %s", time.Since(t).Round(time.Millisecond))
+
+	if s.standIn, err = startStandIn(); err != nil {
+		return nil, err
+	}
+	s.defer_(s.standIn.close)
+	if res.standInP50, err = s.standInLatency(ctx); err != nil {
+		return nil, fmt.Errorf("the analytics stand-in: %w", err)
+	}
+
+	// 1. The limit.
+	res.inspect = map[int]float64{}
+	for _, c := range inspectConcurrencies(s.o.workers) {
+		rate, err := inspectRate(ctx, s.docker, s.images.refs, c, s.o.inspectDur)
+		if err != nil {
+			return nil, fmt.Errorf("inspect limit at concurrency %d: %w", c, err)
+		}
+		res.inspect[c] = rate
+		s.logf("raw inspects at concurrency %d: %.0f/s", c, rate)
+	}
+
+	// 2 and 3, per backend.
+	res.backends = append(res.backends, s.backend(ctx, "SQLite", map[string]string{
+		"SCANNER_DATA_DIR": filepath.Join(s.dir, "sqlite-e2e"),
+	}, res))
+	switch {
+	case s.o.skipPostgres:
+		res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "-skip-postgres"})
+	case s.o.postgresURL == "":
+		res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "no SCANNER_BENCH_POSTGRES_URL or SCANNER_TEST_POSTGRES_URL"})
+	default:
+		dbURL, err := s.postgresSchema(ctx)
+		if err != nil {
+			res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, err: err})
+		} else {
+			res.backends = append(res.backends, s.backend(ctx, "PostgreSQL", map[string]string{"SCANNER_DATABASE_URL": dbURL}, nil))
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// 4. Memory and reads.
+	s.memoryAndReads(ctx, res)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// 5. One-shot.
+	s.oneShot(ctx, res)
+
+	// 6. Image size.
+	if s.o.image != "" {
+		res.imageSize, res.imageErr = imageSize(ctx, s.docker, s.o.image)
+	}
+	res.finished = time.Now()
+	return res, ctx.Err()
+}
+
+func cmp2(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// inspectConcurrencies are 1, 8, 32 and the worker count.
+func inspectConcurrencies(workers int) []int {
+	cs := []int{1, 8, 32}
+	if !slices.Contains(cs, workers) {
+		cs = append(cs, workers)
+		sort.Ints(cs)
+	}
+	return cs
+}
+
+// standInLatency checks that the stand-in answers at once: the p50 of
+// register requests, one at a time.
+func (s *suite) standInLatency(ctx context.Context) (time.Duration, error) {
+	c := newAPIClient(s.standIn.URL)
+	body := `{"git-url":"https://example.org/probe","git-sha":"abc","email-ids":"a@example.org"}`
+	_, lat := closedLoop(ctx, 1, 200, func(ctx context.Context, _ int) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := newJSONRequest(ctx, s.standIn.URL+"/register", body)
+		if err != nil {
+			return err
+		}
+		return c.do(req, nil, 200)
+	})
+	if lat.errors > 0 {
+		return 0, lat.firstErr
+	}
+	return lat.percentile(50), nil
+}
+
+// serverEnv is the configuration every server under test gets.
+func (s *suite) serverEnv(extra map[string]string) map[string]string {
+	env := map[string]string{
+		"SCANNER_ANALYTICS_URL": s.standIn.URL,
+		"SCANNER_WORKERS":       strconv.Itoa(s.o.workers),
+		// The suite measures throughput and latency, not the back-pressure
+		// limit: 429s would end a run early.
+		"SCANNER_MAX_QUEUE_DEPTH":  "100000000",
+		"SCANNER_SHUTDOWN_TIMEOUT": "5s",
+		"SCANNER_LOG_LEVEL":        s.o.logLevel,
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+func (s *suite) startServer(ctx context.Context, name string, extra map[string]string) (*serverProc, error) {
+	p, err := startServer(ctx, s.o.serverBin, filepath.Join(s.dir, name+".log"), s.serverEnv(extra))
+	if err != nil {
+		return nil, err
+	}
+	s.defer_(p.stop)
+	return p, nil
+}
+
+// backend measures end to end and the accept→finished latency on one
+// backend; with res given (SQLite), the accept path too.
+func (s *suite) backend(ctx context.Context, name string, env map[string]string, res *results) backendResult {
+	br := backendResult{name: name, scans: s.o.scans}
+	p, err := s.startServer(ctx, strings.ToLower(name), env)
+	if err != nil {
+		br.err = err
+		return br
+	}
+	defer p.stop()
+	api := newAPIClient(p.URL)
+
+	// End to end: every scan of its own reference, submitted as fast as 32
+	// callers can, timed from the first POST to the last registration.
+	base := s.standIn.registered.Load()
+	start := time.Now()
+	_, errs := closedLoop(ctx, max(32, s.o.workers), s.o.scans, func(ctx context.Context, i int) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, err := api.submit(ctx, s.images.refs[i])
+		return err
+	})
+	if errs.errors > 0 {
+		br.err = fmt.Errorf("end to end: %d submissions failed: %w", errs.errors, errs.firstErr)
+		return br
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(s.o.scans)*20*time.Millisecond)
+	last, err := s.standIn.waitRegistered(waitCtx, base+int64(s.o.scans))
+	cancel()
+	if err != nil {
+		br.err = fmt.Errorf("end to end: %d of %d registered: %w", s.standIn.registered.Load()-base, s.o.scans, err)
+		return br
+	}
+	br.rate = float64(s.o.scans) / last.Sub(start).Seconds()
+	s.logf("%s end to end: %d scans at %.0f/s", name, s.o.scans, br.rate)
+
+	// Accept→finished at a fixed 50 scans/s, from the records.
+	var mu sync.Mutex
+	var ids []string
+	lat := openLoop(ctx, 50, s.o.latencyDur, func(ctx context.Context, i int) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		rec, err := api.submit(ctx, s.images.refs[i%len(s.images.refs)])
+		if err == nil {
+			mu.Lock()
+			ids = append(ids, rec.ID)
+			mu.Unlock()
+		}
+		return err
+	})
+	if lat.errors > 0 {
+		br.err = fmt.Errorf("50 scans/s: %d submissions failed: %w", lat.errors, lat.firstErr)
+		return br
+	}
+	var fin latencies
+	var finMu sync.Mutex
+	_, errs = closedLoop(ctx, 8, len(ids), func(ctx context.Context, i int) error {
+		ctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		var rec record
+		if err := api.get(ctx, "/scan/"+ids[i]+"?wait=30s", &rec); err != nil {
+			return err
+		}
+		if rec.Status != "succeeded" || rec.FinishedAt == nil {
+			return fmt.Errorf("scan %s: %s %s", rec.ID, rec.Status, rec.LastError)
+		}
+		finMu.Lock()
+		fin.d = append(fin.d, rec.FinishedAt.Sub(rec.CreatedAt))
+		finMu.Unlock()
+		return nil
+	})
+	if errs.errors > 0 {
+		br.err = fmt.Errorf("50 scans/s: %d scans did not succeed: %w", errs.errors, errs.firstErr)
+		return br
+	}
+	br.finish = fin
+	s.logf("%s accept→finished at 50/s: p50 %s p99 %s", name, fin.percentile(50), fin.percentile(99))
+
+	if res != nil {
+		s.acceptPath(ctx, api, res)
+	}
+	return br
+}
+
+// acceptPath measures POST /scan open loop at 500/s with the workers busy,
+// beside GET /healthz of the same server at the same rate, and searches for
+// the highest rate held with p99 <= 25 ms.
+func (s *suite) acceptPath(ctx context.Context, api *apiClient, res *results) {
+	submitAbsent := func(ctx context.Context, _ int) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := api.submit(ctx, s.absentRef())
+		return err
+	}
+	res.healthz500 = openLoop(ctx, 500, s.o.acceptDur, func(ctx context.Context, _ int) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return api.get(ctx, "/healthz", nil)
+	})
+	// A backlog first, so that the workers are busy from the first
+	// measured request on.
+	closedLoop(ctx, 32, 4*s.o.workers, submitAbsent)
+	res.accept500 = openLoop(ctx, 500, s.o.acceptDur, submitAbsent)
+	s.logf("POST /scan at 500/s: p50 %s p99 %s max %s, %d errors", res.accept500.percentile(50),
+		res.accept500.percentile(99), res.accept500.max(), res.accept500.errors)
+
+	for _, rate := range s.o.stepRates {
+		lat := openLoop(ctx, rate, s.o.stepDur, submitAbsent)
+		st := step{rate: rate, p99: lat.percentile(99), errors: lat.errors}
+		res.steps = append(res.steps, st)
+		s.logf("POST /scan at %.0f/s: p99 %s, %d errors", rate, st.p99, st.errors)
+		if !st.held() || ctx.Err() != nil {
+			break
+		}
+	}
+}
+
+// memoryAndReads fills a fresh SQLite server with o.stored scans through the
+// API, lets its workers finish them, and measures list latency per filter
+// and the server's memory.
+func (s *suite) memoryAndReads(ctx context.Context, res *results) {
+	m := &res.mem
+	m.stored = s.o.stored
+	p, err := s.startServer(ctx, "sqlite-stored", map[string]string{"SCANNER_DATA_DIR": filepath.Join(s.dir, "sqlite-stored")})
+	if err != nil {
+		m.err = err
+		return
+	}
+	defer p.stop()
+	api := newAPIClient(p.URL)
+
+	var probeImage atomic.Value
+	wall, errs := closedLoop(ctx, 64, s.o.stored, func(ctx context.Context, i int) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		ref := s.absentRef()
+		if i == s.o.stored/2 {
+			probeImage.Store(ref)
+		}
+		_, err := api.submit(ctx, ref)
+		return err
+	})
+	if errs.errors > 0 {
+		m.err = fmt.Errorf("seeding: %d submissions failed: %w", errs.errors, errs.firstErr)
+		return
+	}
+	m.seedRate = float64(s.o.stored) / wall.Seconds()
+	s.logf("seeded %d scans at %.0f/s", s.o.stored, m.seedRate)
+
+	drainStart := time.Now()
+	drainCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	err = waitDrained(drainCtx, api)
+	cancel()
+	if err != nil {
+		m.err = fmt.Errorf("waiting for the workers to finish the seeded scans: %w", err)
+		return
+	}
+	m.drain = time.Since(drainStart)
+	s.logf("workers finished the backlog %s after seeding", m.drain.Round(time.Millisecond))
+
+	// The deep cursor: walk 90% of the way down, 100 a page.
+	cursor := ""
+	for depth := 0; depth+100 <= s.o.stored*9/10; depth += 100 {
+		var pg struct {
+			NextCursor string `json:"next_cursor"`
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := api.get(ctx, "/scan?limit=100&cursor="+url.QueryEscape(cursor), &pg)
+		cancel()
+		if err != nil || pg.NextCursor == "" {
+			m.err = fmt.Errorf("walking to a deep cursor at %d: %v (cursor %q)", depth, err, pg.NextCursor)
+			return
+		}
+		cursor = pg.NextCursor
+	}
+	probe, _ := probeImage.Load().(string)
+	queries := []struct{ name, path string }{
+		{"none", "/scan"},
+		{"status=failed", "/scan?status=failed"},
+		{"image=<one of them>", "/scan?image=" + url.QueryEscape(probe)},
+		{"deep cursor (90%)", "/scan?cursor=" + url.QueryEscape(cursor)},
+		{"GET /healthz (limit)", "/healthz"},
+	}
+	for _, q := range queries {
+		_, lat := closedLoop(ctx, 1, s.o.listReqs, func(ctx context.Context, _ int) error {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			return api.get(ctx, q.path, nil)
+		})
+		m.lists = append(m.lists, listFigure{name: q.name, lat: lat})
+		s.logf("GET %s: p99 %s", q.path[:min(len(q.path), 40)], lat.percentile(99))
+	}
+	m.rss, m.hwm, err = p.memory()
+	if err != nil {
+		m.err = err
+	}
+}
+
+// waitDrained waits until no scan is queued, running or retrying.
+func waitDrained(ctx context.Context, api *apiClient) error {
+	for {
+		busy := false
+		for _, st := range []string{"queued", "running", "retrying"} {
+			var pg struct {
+				Scans []record `json:"scans"`
+			}
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := api.get(rctx, "/scan?limit=1&status="+st, &pg)
+			cancel()
+			if err != nil {
+				return err
+			}
+			busy = busy || len(pg.Scans) > 0
+		}
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// oneShot runs the scan binary on one of the tags, and `docker image
+// inspect` on the same, o.oneShotRuns times each, and keeps the medians of
+// wall time and peak RSS.
+func (s *suite) oneShot(ctx context.Context, res *results) {
+	ref := s.images.refs[0]
+	var scanWall, scanRSS, dockWall, dockRSS []float64
+	for i := range s.o.oneShotRuns {
+		out := filepath.Join(s.dir, fmt.Sprintf("scanout-%d", i))
+		cmd := exec.Command(s.o.scanBin, "--scanin", filepath.Join(s.dir, "no-scanin"), "--scanout", out, "--strict")
+		cmd.Env = append(os.Environ(), "IMAGE_NAME="+ref, "SERVER="+s.standIn.URL)
+		w, rss, err := timed(ctx, cmd)
+		if err != nil {
+			res.oneShot.err = fmt.Errorf("scan: %w", err)
+			return
+		}
+		scanWall, scanRSS = append(scanWall, w), append(scanRSS, rss)
+		w, rss, err = timed(ctx, exec.Command("docker", "image", "inspect", ref))
+		if err != nil {
+			res.oneShot.err = fmt.Errorf("docker image inspect: %w", err)
+			return
+		}
+		dockWall, dockRSS = append(dockWall, w), append(dockRSS, rss)
+	}
+	res.oneShot = oneShotFigure{runs: s.o.oneShotRuns,
+		scanWall: median(scanWall), scanRSS: median(scanRSS),
+		dockerWall: median(dockWall), dockerRSS: median(dockRSS)}
+	s.logf("one-shot: scan %.1f ms, docker image inspect %.1f ms", res.oneShot.scanWall*1e3, res.oneShot.dockerWall*1e3)
+}
+
+// timed runs cmd and returns its wall time in seconds and its peak RSS in
+// bytes (wait4's rusage).
+func timed(ctx context.Context, cmd *exec.Cmd) (float64, float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd.Stdout, cmd.Stderr = nil, nil
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	err := cmd.Wait()
+	wall := time.Since(start).Seconds()
+	stop()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0, errors.New("no rusage")
+	}
+	return wall, float64(ru.Maxrss) * 1024, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// postgresSchema creates a schema of its own on o.postgresURL, dropped at
+// cleanup, and returns a URL whose connections use it.
+func (s *suite) postgresSchema(ctx context.Context) (string, error) {
+	db, err := sql.Open("pgx", s.o.postgresURL)
+	if err != nil {
+		return "", fmt.Errorf("PostgreSQL: %w", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(cctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = db.Close()
+		return "", fmt.Errorf("PostgreSQL: create schema: %w", err)
+	}
+	s.defer_(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			s.logf("cleanup: drop schema %s: %v", schema, err)
+		}
+		_ = db.Close()
+	})
+	u, err := url.Parse(s.o.postgresURL)
+	if err != nil {
+		return "", fmt.Errorf("PostgreSQL URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// machine names the machine: cores, memory, Docker, load.
+func machine(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dockerVersion, _ := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})").Output()
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fields := strings.Fields(string(b))
+		if len(fields) > 1 {
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			mem = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+		}
+	}
+	load := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%d cores, %s memory, Docker %s, load average at start %s",
+		numCPU(), mem, strings.TrimSpace(string(dockerVersion)), load)
+}
