@@ -60,6 +60,7 @@ type options struct {
 	stepRates   []float64
 	listReqs    int // requests per list filter
 	oneShotRuns int
+	drainMax    time.Duration // the wait for the seeded scans' backlog
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -101,6 +102,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.stepRates = []float64{250, 500, 1000}
 		o.listReqs = 20
 		o.oneShotRuns = 3
+		o.drainMax = 30 * time.Second
 	} else {
 		o.scans = cmp(o.scans, 2000)
 		o.stored = cmp(o.stored, 100_000)
@@ -111,6 +113,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.stepRates = []float64{250, 500, 1000, 1500, 2000, 3000, 4000}
 		o.listReqs = 200
 		o.oneShotRuns = 11
+		o.drainMax = 90 * time.Second
 	}
 	o.postgresURL = getenv("SCANNER_BENCH_POSTGRES_URL")
 	if o.postgresURL == "" {

@@ -73,6 +73,7 @@ type memoryFigure struct {
 	stored   int
 	seedRate float64
 	drain    time.Duration
+	backlog  int // scans unfinished when the figures were taken
 	lists    []listFigure
 	rss, hwm int64
 }
@@ -251,8 +252,10 @@ func (r *results) memoryRows() []row {
 	}
 	if m.seedRate > 0 {
 		rows[0].measured = fmt.Sprintf("%.0f/s", m.seedRate)
-		if m.drain > 0 {
-			rows[0].limit = fmt.Sprintf("backlog done %.1f s after the last POST", m.drain.Seconds())
+		if m.backlog == 0 {
+			rows[0].limit = fmt.Sprintf("the workers' backlog done %.1f s after the last POST", m.drain.Seconds())
+		} else {
+			rows[0].limit = fmt.Sprintf("%d scans still unfinished %.0f s after the last POST: 4b–4f are taken with the workers busy", m.backlog, m.drain.Seconds())
 		}
 	}
 	if m.rss > 0 {

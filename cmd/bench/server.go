@@ -237,5 +237,12 @@ func (c *apiClient) do(req *http.Request, out any, want ...int) error {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
 	}
+	if t, ok := out.(*textSink); ok {
+		_, err = io.Copy(t.w, io.LimitReader(resp.Body, 8<<20))
+		return err
+	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// textSink makes do copy a body as it is instead of decoding JSON.
+type textSink struct{ w io.Writer }
