@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -140,7 +141,7 @@ func (b *benchImages) remove() error {
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			_, err := b.c.ImageRemove(rctx, ref, image.RemoveOptions{})
 			cancel()
-			if err != nil && !client.IsErrNotFound(err) {
+			if err != nil && !cerrdefs.IsNotFound(err) {
 				failed.Add(1)
 				once.Do(func() { firstErr = err })
 			}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -61,6 +62,8 @@ type options struct {
 	listReqs    int // requests per list filter
 	oneShotRuns int
 	drainMax    time.Duration // the wait for the seeded scans' backlog
+	seedMax     time.Duration // the time seeding may take
+	cpuProfile  string
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -69,12 +72,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.quick, "quick", false, "small counts and short runs (under a minute): a smoke test, not a measurement")
 	fs.BoolVar(&o.skipPostgres, "skip-postgres", false, "measure SQLite only")
-	fs.IntVar(&o.scans, "scans", 0, "end-to-end scans per backend, each of a distinct image reference (default 2000, -quick 100)")
+	fs.IntVar(&o.scans, "scans", 0, "end-to-end scans per backend, each of a distinct image reference (default 1500, -quick 100)")
 	fs.IntVar(&o.workers, "workers", 16, "SCANNER_WORKERS of the server under test, and the inspect concurrency it is compared with")
 	fs.IntVar(&o.stored, "stored", 0, "stored scans for the memory and list figures (default 100000, -quick 500)")
 	fs.StringVar(&o.out, "out", "", "also write the table, as markdown, to this file")
 	fs.StringVar(&o.serverBin, "server-bin", "", "a built server binary (default: go build ./cmd/server)")
 	fs.StringVar(&o.scanBin, "scan-bin", "", "a built scan binary (default: go build ./cmd/scan)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the suite's own side (load generation, stand-in) to this file")
 	fs.StringVar(&o.logLevel, "server-log-level", "info", "SCANNER_LOG_LEVEL of the server under test (its log goes to a temporary file)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: bench [flags]\n\nEnvironment: SCANNER_BENCH_POSTGRES_URL (else SCANNER_TEST_POSTGRES_URL) for PostgreSQL,\nSCANNER_BENCH_IMAGE for the image-size figure, DOCKER_HOST etc. for the daemon.\n\nFlags:")
@@ -99,21 +103,23 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.latencyDur = time.Second
 		o.acceptDur = time.Second
 		o.stepDur = 500 * time.Millisecond
-		o.stepRates = []float64{250, 500, 1000}
+		o.stepRates = []float64{100, 250, 500, 1000}
 		o.listReqs = 20
 		o.oneShotRuns = 3
 		o.drainMax = 30 * time.Second
+		o.seedMax = 60 * time.Second
 	} else {
-		o.scans = cmp(o.scans, 2000)
+		o.scans = cmp(o.scans, 1500)
 		o.stored = cmp(o.stored, 100_000)
 		o.inspectDur = 3 * time.Second
 		o.latencyDur = 10 * time.Second
 		o.acceptDur = 10 * time.Second
 		o.stepDur = 3 * time.Second
-		o.stepRates = []float64{250, 500, 1000, 1500, 2000, 3000, 4000}
+		o.stepRates = []float64{100, 250, 500, 1000, 1500, 2000, 3000, 4000}
 		o.listReqs = 200
 		o.oneShotRuns = 11
-		o.drainMax = 90 * time.Second
+		o.drainMax = 60 * time.Second
+		o.seedMax = 240 * time.Second
 	}
 	o.postgresURL = getenv("SCANNER_BENCH_POSTGRES_URL")
 	if o.postgresURL == "" {
@@ -140,6 +146,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	s := &suite{o: o, log: stderr}
 	defer s.cleanup()

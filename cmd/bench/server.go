@@ -195,8 +195,6 @@ type record struct {
 	LastError  string     `json:"last_error"`
 }
 
-var finalStatus = map[string]bool{"succeeded": true, "failed": true, "canceled": true}
-
 // submit queues a scan of image and returns its record.
 func (c *apiClient) submit(ctx context.Context, image string) (record, error) {
 	body, _ := json.Marshal(map[string]string{"image": image})
@@ -246,3 +244,29 @@ func (c *apiClient) do(req *http.Request, out any, want ...int) error {
 
 // textSink makes do copy a body as it is instead of decoding JSON.
 type textSink struct{ w io.Writer }
+
+// cpuTime is the server's CPU time so far, user and system, in seconds.
+func (p *serverProc) cpuTime() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count from
+	// after its closing parenthesis. utime and stime are fields 14 and 15
+	// of the whole line, in clock ticks (100 per second on Linux).
+	rest := string(b[bytes.LastIndexByte(b, ')')+1:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, errors.New("short /proc/PID/stat")
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed /proc/PID/stat")
+	}
+	return (utime + stime) / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
