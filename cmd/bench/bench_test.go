@@ -134,8 +134,15 @@ func TestQuickRun(t *testing.T) {
 	if a[0] <= 0 || a[0] > a[1] || a[1] > a[2] {
 		t.Errorf("row 3a: p50/p99/max %v", a[:3])
 	}
-	if h := numbers(t, rows["3a"].limit); h[0] <= 0 || h[0] > h[1] || h[1] > h[2] {
-		t.Errorf("row 3a limit: p50/p99/max %v", h)
+	_, idleAndBusy, _ := strings.Cut(rows["3a"].limit, "idle:")
+	idle, busy, ok := strings.Cut(idleAndBusy, "alongside:")
+	if !ok {
+		t.Errorf("row 3a limit lacks the idle and alongside health checks: %s", rows["3a"].limit)
+	}
+	for _, cell := range []string{idle, busy} {
+		if h := numbers(t, cell); h[0] <= 0 || h[0] > h[1] || h[1] > h[2] {
+			t.Errorf("row 3a limit: p50/p99/max %v in %q", h[:3], cell)
+		}
 	}
 	if len(res.steps) == 0 || !strings.Contains(rows["3b"].figure, fmt.Sprintf("%.0f/s", res.steps[0].rate)) {
 		t.Errorf("row 3b does not list the steps: %s", rows["3b"].figure)
