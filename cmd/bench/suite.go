@@ -267,6 +267,7 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 	s.logf("%s end to end: %d scans at %.0f/s", name, s.o.scans, br.rate)
 
 	// Accept→finished at a fixed 50 scans/s, from the records.
+	before, _ := scrape(ctx, api)
 	var mu sync.Mutex
 	var ids []string
 	lat := openLoop(ctx, 50, s.o.latencyDur, func(ctx context.Context, i int) error {
@@ -306,6 +307,9 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 		return br
 	}
 	br.finish = fin
+	if after, err := scrape(ctx, api); err == nil {
+		br.attempt, _ = meanBetween(before, after, "scanner_scan_attempt_duration_seconds")
+	}
 	s.logf("%s accept→finished at 50/s: p50 %s p99 %s", name, fin.percentile(50), fin.percentile(99))
 
 	if res != nil {
@@ -341,8 +345,12 @@ func (s *suite) acceptPath(ctx context.Context, api *apiClient, res *results) {
 		defer wg.Done()
 		res.healthzBusy = openLoop(ctx, acceptRate/10, s.o.acceptDur, healthz)
 	}()
+	before, _ := scrape(ctx, api)
 	res.accept500 = openLoop(ctx, acceptRate, s.o.acceptDur, submitAbsent)
 	wg.Wait()
+	if after, err := scrape(ctx, api); err == nil {
+		res.acceptServerMean, _ = meanBetween(before, after, "scanner_http_request_duration_seconds", `method="POST"`, `route="/scan"`)
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -483,26 +491,71 @@ func waitDrained(ctx context.Context, api *apiClient) (int, error) {
 // queueDepth reads scanner_queue_depth, the scans not yet final, from the
 // server's metrics.
 func queueDepth(ctx context.Context, api *apiClient) (int, error) {
+	m, err := scrape(ctx, api)
+	if err != nil {
+		return 0, err
+	}
+	depth, ok := m.sum("scanner_queue_depth")
+	if !ok || depth < 0 {
+		return 0, errors.New("no scanner_queue_depth in /metrics")
+	}
+	return int(depth), nil
+}
+
+// metrics is a scrape of the server's /metrics, in the text format.
+type metrics string
+
+func scrape(ctx context.Context, api *apiClient) (metrics, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	var text strings.Builder
 	if err := api.do(req, &textSink{&text}, http.StatusOK); err != nil {
-		return 0, err
+		return "", err
 	}
-	for _, line := range strings.Split(text.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, "scanner_queue_depth "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || f < 0 {
-				return 0, fmt.Errorf("scanner_queue_depth %q", v)
-			}
-			return int(f), nil
+	return metrics(text.String()), nil
+}
+
+// sum adds the values of every series of name whose labels hold all of
+// labels (each `key="value"`).
+func (m metrics) sum(name string, labels ...string) (float64, bool) {
+	total, found := 0.0, false
+	for _, line := range strings.Split(string(m), "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+			continue
 		}
+		i := strings.LastIndexByte(rest, ' ')
+		if i < 0 {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			match = match && strings.Contains(rest[:i], l)
+		}
+		v, err := strconv.ParseFloat(rest[i+1:], 64)
+		if !match || err != nil {
+			continue
+		}
+		total, found = total+v, true
 	}
-	return 0, errors.New("no scanner_queue_depth in /metrics")
+	return total, found
+}
+
+// meanBetween is the mean of histogram name over the observations made
+// between two scrapes.
+func meanBetween(before, after metrics, name string, labels ...string) (time.Duration, bool) {
+	s0, ok0 := before.sum(name+"_sum", labels...)
+	c0, _ := before.sum(name+"_count", labels...)
+	s1, ok1 := after.sum(name+"_sum", labels...)
+	c1, _ := after.sum(name+"_count", labels...)
+	if !ok0 || !ok1 || c1 <= c0 {
+		return 0, false
+	}
+	return time.Duration((s1 - s0) / (c1 - c0) * float64(time.Second)), true
 }
 
 // oneShot runs the scan binary on one of the tags, and `docker image
