@@ -179,7 +179,7 @@ func TestQuickRun(t *testing.T) {
 	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer lcancel()
 	left, err := d.Client.ImageList(lctx, image.ListOptions{
-		Filters: filters.NewArgs(filters.Arg("reference", newBenchImages(nil).repo+":*")),
+		Filters: filters.NewArgs(filters.Arg("reference", newBenchImages(nil, 1).repo+":*")),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -50,27 +50,28 @@ func newDockerClient(ctx context.Context, conns int) (*client.Client, error) {
 	return c, nil
 }
 
-// tagsPerImage is how many references each built image gets. An inspect
-// answers with every tag of the image, and the daemon's cost grows with
-// them: on Docker 20.10 one image tagged 1,000 times inspects about ten
-// times slower than one tagged 100 times, which would measure the tag list
-// instead of the scan. Real images carry a few tags.
-const tagsPerImage = 10
+// defaultTagsPerImage is how many references each built image gets. An
+// inspect answers with every tag of the image, and the daemon's cost grows
+// with them: on Docker 20.10 one image tagged 1,000 times inspects about
+// ten times slower than one tagged 100 times, which would measure the tag
+// list instead of the scan. Real images carry a few tags.
+const defaultTagsPerImage = 10
 
 // benchImages are labelled images, each tagged a few times: distinct
 // references that each cost the daemon a real inspect.
 type benchImages struct {
-	c    *client.Client
-	repo string
-	refs []string
+	c            *client.Client
+	repo         string
+	refs         []string
+	tagsPerImage int
 	// made lists, per image, every tag asked for so far, for removal
 	// even when the setup fails half way.
 	mu   sync.Mutex
 	made [][]string
 }
 
-func newBenchImages(c *client.Client) *benchImages {
-	return &benchImages{c: c, repo: fmt.Sprintf("analytics-scanner-bench-%d/img", os.Getpid())}
+func newBenchImages(c *client.Client, tagsPerImage int) *benchImages {
+	return &benchImages{c: c, repo: fmt.Sprintf("analytics-scanner-bench-%d/img", os.Getpid()), tagsPerImage: tagsPerImage}
 }
 
 // create builds images FROM scratch with benchLabels (and a label of their
@@ -80,9 +81,10 @@ func (b *benchImages) create(ctx context.Context, n int) error {
 	for i := range b.refs {
 		b.refs[i] = fmt.Sprintf("%s:t%06d", b.repo, i)
 	}
-	images := (n + tagsPerImage - 1) / tagsPerImage
+	per := b.tagsPerImage
+	images := (n + per - 1) / per
 	_, errs := closedLoop(ctx, 4, images, func(ctx context.Context, k int) error {
-		tags := b.refs[k*tagsPerImage : min(n, (k+1)*tagsPerImage)]
+		tags := b.refs[k*per : min(n, (k+1)*per)]
 		b.mu.Lock()
 		b.made = append(b.made, tags)
 		b.mu.Unlock()

@@ -47,6 +47,7 @@ type options struct {
 	postgresURL  string
 	scans        int // end-to-end scans per backend, each of its own reference
 	workers      int
+	tagsPerImage int
 	stored       int // stored scans for the memory and list figures
 	out          string
 	serverBin    string
@@ -74,6 +75,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.skipPostgres, "skip-postgres", false, "measure SQLite only")
 	fs.IntVar(&o.scans, "scans", 0, "end-to-end scans per backend, each of a distinct image reference (default 1500, -quick 100)")
 	fs.IntVar(&o.workers, "workers", 16, "SCANNER_WORKERS of the server under test, and the inspect concurrency it is compared with")
+	fs.IntVar(&o.tagsPerImage, "tags-per-image", defaultTagsPerImage, "references per built image (an inspect's cost grows with the image's tags)")
 	fs.IntVar(&o.stored, "stored", 0, "stored scans for the memory and list figures (default 100000, -quick 500)")
 	fs.StringVar(&o.out, "out", "", "also write the table, as markdown, to this file")
 	fs.StringVar(&o.serverBin, "server-bin", "", "a built server binary (default: go build ./cmd/server)")
@@ -93,8 +95,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if o.scans < 0 || o.stored < 0 || o.workers < 1 {
-		return o, fmt.Errorf("%w: -scans and -stored must not be negative, -workers must be at least 1", errUsage)
+	if o.scans < 0 || o.stored < 0 || o.workers < 1 || o.tagsPerImage < 1 {
+		return o, fmt.Errorf("%w: -scans and -stored must not be negative, -workers and -tags-per-image must be at least 1", errUsage)
 	}
 	if o.quick {
 		o.scans = cmp(o.scans, 100)

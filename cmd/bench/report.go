@@ -377,7 +377,8 @@ func (r *results) markdown() string {
 	if r.o.quick {
 		mode = "-quick (a smoke run: counts too small to compare)"
 	}
-	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans.\n\n", mode, r.o.workers, r.o.scans, r.o.stored)
+	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans; images FROM scratch with labels, %d tags each.\n\n",
+		mode, r.o.workers, r.o.scans, r.o.stored, r.o.tagsPerImage)
 	b.WriteString("| # | figure | measured | limit / reference, same run | ratio | target | verdict |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, x := range r.rows() {

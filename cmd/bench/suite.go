@@ -93,8 +93,8 @@ func (s *suite) measure(ctx context.Context) (*results, error) {
 	}
 
 	refsNeeded := max(s.o.scans, 50)
-	s.logf("creating labelled images, %d tags in all", refsNeeded)
-	s.images = newBenchImages(s.docker)
+	s.logf("creating labelled images, %d tags in all, %d per image", refsNeeded, s.o.tagsPerImage)
+	s.images = newBenchImages(s.docker, s.o.tagsPerImage)
 	s.defer_(func() {
 		s.logf("removing the image tags")
 		if err := s.images.remove(); err != nil {
