@@ -295,7 +295,7 @@ func (r *results) memoryRows() []row {
 func (r *results) oneShotRows() []row {
 	o := r.oneShot
 	wall := row{id: "5a", figure: fmt.Sprintf("one-shot `scan` wall, median of %d runs", r.o.oneShotRuns), target: "≤ 1× docker image inspect"}
-	rss := row{id: "5b", figure: fmt.Sprintf("one-shot `scan` peak RSS (wait4 maxrss), median of %d runs", r.o.oneShotRuns)}
+	rss := row{id: "5b", figure: fmt.Sprintf("one-shot `scan` peak RSS (GNU time %%M), median of %d runs", r.o.oneShotRuns)}
 	if o.err != nil || o.runs == 0 {
 		msg := "not run"
 		if o.err != nil {
@@ -309,6 +309,10 @@ func (r *results) oneShotRows() []row {
 	wall.limit = fmt.Sprintf("`docker image inspect` %.1f ms", o.dockerWall*1e3)
 	wall.ratio = fmt.Sprintf("%.2f×", o.scanWall/o.dockerWall)
 	wall.verdict = verdict(o.scanWall <= targetOneShotRatio*o.dockerWall)
+	if o.scanRSS == 0 {
+		rss.measured, rss.verdict = "n/a (no "+gnuTime+")", verdictNotMeasured
+		return []row{wall, rss}
+	}
 	rss.measured = fmt.Sprintf("%.1f MiB", o.scanRSS/mebibyte)
 	rss.limit = fmt.Sprintf("`docker image inspect` %.1f MiB", o.dockerRSS/mebibyte)
 	rss.ratio = fmt.Sprintf("%.2f×", o.scanRSS/o.dockerRSS)

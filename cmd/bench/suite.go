@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -388,7 +387,9 @@ func (s *suite) memoryAndReads(ctx context.Context, res *results) {
 
 	// Seeding is bounded in time, so that a slow accept path cannot push
 	// the run past ten minutes; the table says how many were stored.
-	var probeImage atomic.Value
+	// probeImage is a reference from the middle of the seeding, or the
+	// last one stored when seeding was cut short before the middle.
+	var probeImage, lastRef atomic.Value
 	var stored atomic.Int64
 	seedCtx, cancelSeed := context.WithTimeout(ctx, s.o.seedMax)
 	wall, errs := closedLoop(seedCtx, 64, s.o.stored, func(ctx context.Context, i int) error {
@@ -405,6 +406,7 @@ func (s *suite) memoryAndReads(ctx context.Context, res *results) {
 		if i >= s.o.stored/2 {
 			probeImage.CompareAndSwap(nil, ref)
 		}
+		lastRef.Store(ref)
 		return nil
 	})
 	cancelSeed()
@@ -456,6 +458,9 @@ func (s *suite) memoryAndReads(ctx context.Context, res *results) {
 		cursor = pg.NextCursor
 	}
 	probe, _ := probeImage.Load().(string)
+	if probe == "" {
+		probe, _ = lastRef.Load().(string)
+	}
 	queries := []struct{ name, path string }{
 		{"none", "/scan"},
 		{"status=failed", "/scan?status=failed"},
@@ -570,25 +575,47 @@ func meanBetween(before, after metrics, name string, labels ...string) (time.Dur
 // oneShot runs the scan binary on one of the tags, and `docker image
 // inspect` on the same, o.oneShotRuns times each, and keeps the medians of
 // wall time and peak RSS.
+//
+// The peak RSS comes from separate runs under GNU time (/usr/bin/time),
+// which forks its child: a child Go starts shares the suite's memory until
+// its exec (vfork), and wait4's maxrss then reports the suite's own RSS.
 func (s *suite) oneShot(ctx context.Context, res *results) {
 	ref := s.images.refs[0]
+	scanArgs := func(i int) []string {
+		return []string{"--scanin", filepath.Join(s.dir, "no-scanin"), "--scanout", filepath.Join(s.dir, fmt.Sprintf("scanout-%d", i)), "--strict"}
+	}
+	scanEnv := append(os.Environ(), "IMAGE_NAME="+ref, "SERVER="+s.standIn.URL)
+	dockerArgs := []string{"image", "inspect", ref}
+	_, timeErr := os.Stat(gnuTime)
 	var scanWall, scanRSS, dockWall, dockRSS []float64
 	for i := range s.o.oneShotRuns {
-		out := filepath.Join(s.dir, fmt.Sprintf("scanout-%d", i))
-		cmd := exec.Command(s.o.scanBin, "--scanin", filepath.Join(s.dir, "no-scanin"), "--scanout", out, "--strict")
-		cmd.Env = append(os.Environ(), "IMAGE_NAME="+ref, "SERVER="+s.standIn.URL)
-		w, rss, err := timed(ctx, cmd)
+		cmd := exec.Command(s.o.scanBin, scanArgs(i)...)
+		cmd.Env = scanEnv
+		w, err := timed(ctx, cmd)
 		if err != nil {
 			res.oneShot.err = fmt.Errorf("scan: %w", err)
 			return
 		}
-		scanWall, scanRSS = append(scanWall, w), append(scanRSS, rss)
-		w, rss, err = timed(ctx, exec.Command("docker", "image", "inspect", ref))
-		if err != nil {
+		scanWall = append(scanWall, w)
+		if w, err = timed(ctx, exec.Command("docker", dockerArgs...)); err != nil {
 			res.oneShot.err = fmt.Errorf("docker image inspect: %w", err)
 			return
 		}
-		dockWall, dockRSS = append(dockWall, w), append(dockRSS, rss)
+		dockWall = append(dockWall, w)
+		if timeErr != nil {
+			continue
+		}
+		rss, err := peakRSS(ctx, s.dir, scanEnv, s.o.scanBin, scanArgs(i+s.o.oneShotRuns)...)
+		if err != nil {
+			res.oneShot.err = fmt.Errorf("scan under %s: %w", gnuTime, err)
+			return
+		}
+		scanRSS = append(scanRSS, rss)
+		if rss, err = peakRSS(ctx, s.dir, nil, "docker", dockerArgs...); err != nil {
+			res.oneShot.err = fmt.Errorf("docker image inspect under %s: %w", gnuTime, err)
+			return
+		}
+		dockRSS = append(dockRSS, rss)
 	}
 	res.oneShot = oneShotFigure{runs: s.o.oneShotRuns,
 		scanWall: median(scanWall), scanRSS: median(scanRSS),
@@ -596,30 +623,46 @@ func (s *suite) oneShot(ctx context.Context, res *results) {
 	s.logf("one-shot: scan %.1f ms, docker image inspect %.1f ms", res.oneShot.scanWall*1e3, res.oneShot.dockerWall*1e3)
 }
 
-// timed runs cmd and returns its wall time in seconds and its peak RSS in
-// bytes (wait4's rusage).
-func timed(ctx context.Context, cmd *exec.Cmd) (float64, float64, error) {
+// gnuTime measures a command's peak RSS from outside.
+const gnuTime = "/usr/bin/time"
+
+// peakRSS runs name under GNU time and returns its peak RSS in bytes.
+func peakRSS(ctx context.Context, dir string, env []string, name string, args ...string) (float64, error) {
+	out := filepath.Join(dir, "time.out")
+	cmd := exec.Command(gnuTime, append([]string{"-o", out, "-f", "%M", name}, args...)...)
+	cmd.Env = env
+	if _, err := timed(ctx, cmd); err != nil {
+		return 0, err
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return 0, err
+	}
+	kb, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s wrote %q", gnuTime, b)
+	}
+	return kb * 1024, nil
+}
+
+// timed runs cmd and returns its wall time in seconds.
+func timed(ctx context.Context, cmd *exec.Cmd) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	cmd.Stdout, cmd.Stderr = nil, nil
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	cmd.Stdout, cmd.Stderr = nil, &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	err := cmd.Wait()
 	wall := time.Since(start).Seconds()
 	stop()
 	if err != nil {
-		return 0, 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, 0, errors.New("no rusage")
-	}
-	return wall, float64(ru.Maxrss) * 1024, nil
+	return wall, nil
 }
 
 func median(v []float64) float64 {
