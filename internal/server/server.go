@@ -115,8 +115,8 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 			Options:   hooks.Options{Host: cfg.HookRegistryHost, IncludeUntagged: cfg.HookUntagged},
 		},
 		// The page asks for the same token as the API, once, and keeps a
-		// session cookie derived from it.
-		Page: ui.New(ui.Config{APIToken: cfg.APIToken, Log: log}, st),
+		// session cookie derived from it; its form offers the API's sources.
+		Page: ui.New(ui.Config{APIToken: cfg.APIToken, Sources: cfg.enabledSources(), DefaultSource: cfg.Source, Log: log}, st),
 	}, st)
 
 	srv := &http.Server{

@@ -243,6 +243,39 @@ func TestBrowserSubmitTurnsGreenLive(t *testing.T) {
 	}
 }
 
+// A scan of an image in a registry, chosen in the form's source list: the
+// row says where the image was read, the detail page which manifest.
+func TestBrowserSubmitFromRegistry(t *testing.T) {
+	s := newStack(t, stackOptions{registry: true})
+	b := newBrowser(t)
+	ref, digest := pushLabelled(t, s, "team/ui-pushed:1", map[string]string{
+		scan.LabelGitURL: "https://github.com/example/ui-pushed", scan.LabelGitSHA: "feed123", scan.LabelEmailIDs: "dev@example.org",
+	})
+	b.do(t,
+		chromedp.Navigate(s.URL+"/ui/"),
+		chromedp.WaitVisible(chromedp.ID("submit-source")),
+		chromedp.SendKeys(chromedp.ID("submit-image"), ref),
+		chromedp.SetValue(chromedp.ID("submit-source"), scan.SourceRegistry),
+		chromedp.Click(chromedp.ID("submit-button")),
+		waitText(`.notice`, "Scan queued:"),
+	)
+	id := get(t, b, chromedp.AttributeValue(chromedp.CSS(`#scans tbody tr`), "data-id")).Value
+	b.do(t, waitText(rowSel(id)+` .badge`, "succeeded"))
+	if src := get(t, b, chromedp.Text(chromedp.CSS(rowSel(id)+` [data-field="source"]`))); src != "registry" {
+		t.Errorf("the row's source is %q, want registry", src)
+	}
+	b.screenshot(t, "list")
+	b.do(t, chromedp.Click(chromedp.CSS(rowSel(id)+` a.image`)), chromedp.WaitVisible(chromedp.CSS(`pre.result`)))
+	fields := eval[map[string]string](t, b, `Object.fromEntries(Array.from(document.querySelectorAll('table.fields tr')).map(tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))`)
+	if fields["source"] != "registry" || fields["manifest_digest"] != digest {
+		t.Errorf("the detail page shows source %q, manifest_digest %q; want registry and %s", fields["source"], fields["manifest_digest"], digest)
+	}
+	b.screenshot(t, "detail")
+	if got := s.get(t, id); got.Source != scan.SourceRegistry || got.Status != scan.StatusSucceeded {
+		t.Errorf("the stored scan: source %q, status %s; want a succeeded registry scan", got.Source, got.Status)
+	}
+}
+
 func TestBrowserFilterAndDetail(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	b := newBrowser(t)

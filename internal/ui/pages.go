@@ -119,6 +119,7 @@ func (h *handler) serviceError(w http.ResponseWriter, r *http.Request, err error
 type submitForm struct {
 	Image    string
 	ScanType string
+	Source   string
 	Problem  string
 }
 
@@ -132,6 +133,7 @@ type listData struct {
 	FirstURL   string
 	Statuses   []scan.Status
 	ScanTypes  []string
+	Sources    []string
 	Form       submitForm
 	Notice     string
 	NoticeID   string
@@ -143,7 +145,7 @@ type listData struct {
 }
 
 func (h *handler) listPage(w http.ResponseWriter, r *http.Request) {
-	h.renderList(w, r, http.StatusOK, submitForm{ScanType: h.cfg.ScanTypes[0]})
+	h.renderList(w, r, http.StatusOK, submitForm{ScanType: h.cfg.ScanTypes[0], Source: h.cfg.DefaultSource})
 }
 
 // renderList shows the list page; a submit that was refused shows it too,
@@ -157,6 +159,7 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 		Cursor:    q.Get("cursor"),
 		Statuses:  scan.Statuses,
 		ScanTypes: h.cfg.ScanTypes,
+		Sources:   h.cfg.Sources,
 		Form:      form,
 	}
 	if d.Status != "" && !scan.Status(d.Status).Valid() {
@@ -320,12 +323,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		h.renderList(w, r, http.StatusBadRequest, submitForm{Problem: "The form could not be read (is it larger than 64 KiB?)."})
+		h.renderList(w, r, http.StatusBadRequest, submitForm{ScanType: h.cfg.ScanTypes[0], Source: h.cfg.DefaultSource,
+			Problem: "The form could not be read (is it larger than 64 KiB?)."})
 		return
 	}
-	form := submitForm{Image: strings.TrimSpace(r.PostForm.Get("image")), ScanType: strings.TrimSpace(r.PostForm.Get("scan_type"))}
+	form := submitForm{
+		Image:    strings.TrimSpace(r.PostForm.Get("image")),
+		ScanType: strings.TrimSpace(r.PostForm.Get("scan_type")),
+		Source:   strings.TrimSpace(r.PostForm.Get("source")),
+	}
 	if form.ScanType == "" {
 		form.ScanType = h.cfg.ScanTypes[0]
+	}
+	if form.Source == "" {
+		form.Source = h.cfg.DefaultSource
 	}
 	if problem := h.checkSubmit(form); problem != "" {
 		form.Problem = problem
@@ -334,7 +345,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := h.call(r)
 	defer cancel()
-	rec, created, err := h.svc.Submit(ctx, scan.Request{Image: form.Image, ScanType: form.ScanType})
+	rec, created, err := h.svc.Submit(ctx, scan.Request{Image: form.Image, ScanType: form.ScanType, Source: form.Source})
 	if err != nil {
 		if scan.ErrorCode(err) == scan.EInternal {
 			h.logger(r.Context()).Error().Err(err).Msg("ui: submit failed")
@@ -351,14 +362,19 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkSubmit applies the API's rules for a submit (a reference in
-// Docker's grammar or an image id; a known scan type) and says what is
-// wrong in plain words.
+// Docker's grammar or an image id; a known scan type; an enabled source,
+// and a registry asked by reference only) and says what is wrong in plain
+// words.
 func (h *handler) checkSubmit(f submitForm) string {
 	switch {
 	case f.Image == "":
 		return "Enter an image: a reference such as registry.example.org/team/app:1.0, or an image id."
 	case !slices.Contains(h.cfg.ScanTypes, f.ScanType):
 		return "Scan type " + quoted(f.ScanType) + " is not offered here; choose one from the list."
+	case !slices.Contains(h.cfg.Sources, f.Source):
+		return "Source " + quoted(f.Source) + " is not enabled here; choose one from the list."
+	case scan.LooksLikeID(f.Image) && f.Source == scan.SourceRegistry:
+		return "Image " + quoted(f.Image) + " is an image id, which only the Docker daemon knows; a registry is asked by reference (host/repository:tag or @sha256:...)."
 	case scan.LooksLikeID(f.Image):
 		return ""
 	}

@@ -2,19 +2,30 @@ package ui_test
 
 // The one place where the browser tests meet the service: the real server
 // (server.Run, the program behind cmd/server) on a free port, with its
-// queue on SQLite, the real Docker daemon as the label source and the
+// queue on SQLite, the real Docker daemon as the label source (and, when a
+// test asks, go-containerregistry's registry as a second one) and the
 // analytics emulator as the analytics server. The tests reach scans only
 // through the server's JSON API, checked against openapi.yaml.
 
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
@@ -31,7 +42,9 @@ type stack struct {
 	API    *apitest.Client
 	// Logs is everything the server logged.
 	Logs *logtest.Buffer
-	gate *gate
+	// Registry is the registry's host:port when the stack has one.
+	Registry string
+	gate     *gate
 }
 
 type stackOptions struct {
@@ -40,6 +53,9 @@ type stackOptions struct {
 	// registration waits at a gate, so that later scans stay queued until
 	// Release.
 	held bool
+	// registry adds a registry and enables it as a source beside the
+	// daemon, which stays the default.
+	registry bool
 }
 
 // startTimeout bounds the server's start-up, migrations included.
@@ -59,12 +75,21 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	if opts.held {
 		workers = 1
 	}
+	var registryHost string
+	var sources []string
+	if opts.registry {
+		reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+		t.Cleanup(reg.Close)
+		registryHost = strings.TrimPrefix(reg.URL, "http://")
+		sources = []string{scan.SourceDaemon, scan.SourceRegistry}
+	}
 	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(),
 		AnalyticsURL: peer.URL + "/api/v1", AnalyticsTimeout: time.Minute,
 		Workers: workers, MaxAttempts: 3, RetryBase: 100 * time.Millisecond, RetryMax: time.Second,
 		JobTimeout: 2 * time.Minute, Retention: time.Hour, MaxQueueDepth: 100, MaxWait: time.Minute,
 		APIToken: opts.apiToken, ShutdownTimeout: 10 * time.Second, LogLevel: "info",
+		Source: scan.SourceDaemon, Sources: sources, RegistryTimeout: 30 * time.Second,
 	}
 	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +110,7 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 	// registration is let go rather than cut off by the shutdown.
 	t.Cleanup(g.release)
 
-	s := &stack{URL: "http://" + listenAddr(t, logs, done), Daemon: d, Logs: logs, gate: g}
+	s := &stack{URL: "http://" + listenAddr(t, logs, done), Daemon: d, Logs: logs, Registry: registryHost, gate: g}
 	s.API = apitest.NewClient(t, s.URL, opts.apiToken)
 	if opts.held {
 		blocker := labelled(t, s, "ui-blocker", "https://github.com/example/ui-blocker", "b10c4e5", "dev@example.org")
@@ -183,4 +208,42 @@ func scanned(t *testing.T, s *stack, image string) scan.Record {
 		t.Fatalf("scan of %s: %d %s; want it final", image, r.StatusCode, r.Body)
 	}
 	return rec
+}
+
+// pushLabelled pushes a small image whose config carries labels to the
+// stack's registry as repo:tag and returns its reference and manifest
+// digest.
+func pushLabelled(t *testing.T, s *stack, repoTag string, labels map[string]string) (ref, digest string) {
+	t.Helper()
+	layer, err := random.Layer(256, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Labels = labels
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref = s.Registry + "/" + repoTag
+	tag, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, d.String()
 }

@@ -46,6 +46,12 @@ type Config struct {
 	// ScanTypes are offered by the submit form, the first preselected;
 	// empty means every type the service runs, scan.ScanTypes.
 	ScanTypes []string
+	// Sources are the image sources the submit form offers (scan.SourceDaemon,
+	// scan.SourceRegistry); empty means the daemon only. DefaultSource is
+	// preselected; empty means the first of Sources. The server passes the
+	// API's own settings, so the page offers what the API accepts.
+	Sources       []string
+	DefaultSource string
 	// PageSize is how many scans a list page shows; zero means
 	// DefaultPageSize.
 	PageSize int
@@ -93,6 +99,12 @@ func New(cfg Config, svc scan.Service) http.Handler {
 	}
 	if len(cfg.ScanTypes) == 0 {
 		cfg.ScanTypes = slices.Clone(scan.ScanTypes)
+	}
+	if len(cfg.Sources) == 0 {
+		cfg.Sources = []string{scan.SourceDaemon}
+	}
+	if cfg.DefaultSource == "" || !slices.Contains(cfg.Sources, cfg.DefaultSource) {
+		cfg.DefaultSource = cfg.Sources[0]
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

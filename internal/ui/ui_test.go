@@ -285,8 +285,14 @@ func TestSubmit(t *testing.T) {
 			return record("id-new", req.Image, scan.StatusQueued), true, nil
 		},
 	}
-	c := newServer(t, ui.Config{}, svc)
+	c := newServer(t, ui.Config{Sources: []string{scan.SourceDaemon, scan.SourceRegistry}, DefaultSource: scan.SourceDaemon}, svc)
 
+	form := c.get("/ui/")
+	for _, want := range []string{`<option value="daemon" selected>daemon</option>`, `<option value="registry">registry</option>`} {
+		if !strings.Contains(form.body, want) {
+			t.Errorf("the submit form lacks %s", want)
+		}
+	}
 	r := c.post("/ui/scans", url.Values{"image": {" team/app:1 "}, "scan_type": {"register"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	if loc := r.Header.Get("Location"); loc != "/ui/?submitted=id-new" {
@@ -299,19 +305,24 @@ func TestSubmit(t *testing.T) {
 	if loc := r.Header.Get("Location"); loc != "/ui/?existing=id-old" {
 		t.Errorf("a deduplicated submit: Location %q", loc)
 	}
+	r = c.post("/ui/scans", url.Values{"image": {"registry.example.org/app:2"}, "scan_type": {"report"}, "source": {"registry"}})
+	wantStatus(t, r, http.StatusSeeOther)
 
+	imageID := strings.Repeat("ab", 32)
 	for _, tt := range []struct {
-		name, image, scanType string
-		status                int
-		want                  string
+		name, image, scanType, source string
+		status                        int
+		want                          string
 	}{
-		{"no image", "", "register", http.StatusBadRequest, "Enter an image"},
-		{"bad reference", "UPPER/Case:tag", "register", http.StatusBadRequest, "neither an image reference nor an image id"},
-		{"unknown type", "team/app:1", "inventory", http.StatusBadRequest, "Scan type &#34;inventory&#34; is not offered"},
-		{"queue full", "busy:1", "register", http.StatusTooManyRequests, "The queue is full right now"},
+		{"no image", "", "register", "", http.StatusBadRequest, "Enter an image"},
+		{"bad reference", "UPPER/Case:tag", "register", "", http.StatusBadRequest, "neither an image reference nor an image id"},
+		{"unknown type", "team/app:1", "inventory", "", http.StatusBadRequest, "Scan type &#34;inventory&#34; is not offered"},
+		{"source not enabled", "team/app:1", "register", "oci", http.StatusBadRequest, "Source &#34;oci&#34; is not enabled here"},
+		{"an id from a registry", imageID, "register", "registry", http.StatusBadRequest, "a registry is asked by reference"},
+		{"queue full", "busy:1", "register", "", http.StatusTooManyRequests, "The queue is full right now"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := c.post("/ui/scans", url.Values{"image": {tt.image}, "scan_type": {tt.scanType}})
+			r := c.post("/ui/scans", url.Values{"image": {tt.image}, "scan_type": {tt.scanType}, "source": {tt.source}})
 			wantStatus(t, r, tt.status)
 			if !strings.Contains(r.body, tt.want) {
 				t.Errorf("the page does not say %q:\n%s", tt.want, r.body)
@@ -323,7 +334,13 @@ func TestSubmit(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []scan.Request{{Image: "team/app:1", ScanType: "register"}, {Image: "again:1", ScanType: "register"}, {Image: "busy:1", ScanType: "register"}}
+	// An empty source is the default one.
+	want := []scan.Request{
+		{Image: "team/app:1", ScanType: "register", Source: "daemon"},
+		{Image: "again:1", ScanType: "register", Source: "daemon"},
+		{Image: "registry.example.org/app:2", ScanType: "report", Source: "registry"},
+		{Image: "busy:1", ScanType: "register", Source: "daemon"},
+	}
 	if fmt.Sprint(reqs) != fmt.Sprint(want) {
 		t.Errorf("Submit got %+v, want %+v (invalid forms never reach the service)", reqs, want)
 	}

@@ -63,7 +63,7 @@ type delivery struct {
 	Error  string
 }
 
-// newRow builds the list's view of a record. Later record fields (source,
+// newRow builds the list's view of a record. Later record fields (the
 // report) are mapped here and nowhere else.
 func newRow(rec scan.Record, now time.Time) row {
 	r := row{
@@ -74,6 +74,7 @@ func newRow(rec scan.Record, now time.Time) row {
 		CreatedAt: rec.CreatedAt,
 		Duration:  duration(rec, now),
 		Attempts:  fmt.Sprintf("%d of %d", rec.Attempts, rec.MaxAttempts),
+		Source:    rec.Source,
 	}
 	if scan.LooksLikeID(rec.Image) {
 		r.ShortID = shortID(rec.Image)
@@ -82,6 +83,12 @@ func newRow(rec scan.Record, now time.Time) row {
 		if res.UUID != "" {
 			r.ShortID = shortID(res.UUID)
 		}
+	}
+	if rec.ImageID != "" {
+		// The id the scan read: what the daemon or registry had when it ran.
+		r.ShortID = shortID(rec.ImageID)
+	}
+	if res := rec.Result; res != nil {
 		r.GitURL = res.ScanResults.GitURL
 		r.GitURLLink = isWebURL(r.GitURL)
 		r.GitSHA = res.ScanResults.GitSHA
@@ -174,6 +181,11 @@ func newDetail(rec scan.Record, now time.Time) detail {
 		{Name: "image", Value: rec.Image},
 		{Name: "scan_type", Value: rec.ScanType},
 		{Name: "server", Value: orDefault(rec.Server, "(the default server)")},
+		{Name: "source", Value: rec.Source},
+		{Name: "image_id", Value: rec.ImageID},
+		{Name: "digest", Value: rec.Digest},
+		{Name: "manifest_digest", Value: rec.ManifestDigest},
+		{Name: "platform", Value: rec.Platform},
 		{Name: "status", Value: string(rec.Status)},
 		{Name: "attempts", Value: fmt.Sprintf("%d", rec.Attempts)},
 		{Name: "max_attempts", Value: fmt.Sprintf("%d", rec.MaxAttempts)},

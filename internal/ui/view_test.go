@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
 func TestIsWebURL(t *testing.T) {
@@ -70,6 +72,33 @@ func TestReportAndDeliveriesRender(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the detail page lacks %s", want)
+		}
+	}
+}
+
+// Where a scan read its image shows on its row and detail page: the source,
+// and the id the scan read rather than the reference it was given.
+func TestProvenanceShows(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	rec := scan.Record{
+		ID: "id-1", Image: "registry.example.org/app:1", ScanType: scan.ScanTypeRegister, Status: scan.StatusQueued,
+		Source: scan.SourceRegistry, ImageID: "sha256:" + strings.Repeat("c0", 32),
+		ManifestDigest: "sha256:" + strings.Repeat("d1", 32), Platform: "linux/arm64",
+		CreatedAt: at, UpdatedAt: at, MaxAttempts: 3,
+	}
+	r := newRow(rec, at)
+	if r.Source != "registry" || r.ShortID != "c0c0c0c0c0c0" {
+		t.Errorf("row source %q, short id %q; want registry and the image id read", r.Source, r.ShortID)
+	}
+	fields := map[string]string{}
+	for _, f := range newDetail(rec, at).Fields {
+		fields[f.Name] = f.Value
+	}
+	for name, want := range map[string]string{
+		"source": "registry", "image_id": rec.ImageID, "manifest_digest": rec.ManifestDigest, "platform": "linux/arm64", "digest": "",
+	} {
+		if got, ok := fields[name]; !ok || got != want {
+			t.Errorf("detail field %s = %q (present %v), want %q", name, got, ok, want)
 		}
 	}
 }
