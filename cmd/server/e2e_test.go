@@ -129,7 +129,11 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		if rec.Attempts != 1 {
 			t.Errorf("a missing label took %d attempts; it is not transient", rec.Attempts)
 		}
+		// The report is a job of its own, sent just after the scan ends.
 		reports := peer.emu.ErrorReports()
+		for deadline := time.Now().Add(30 * time.Second); len(reports) == 0 && time.Now().Before(deadline); reports = peer.emu.ErrorReports() {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if len(reports) != 1 || reports[0].ImageName != bad.name || !strings.Contains(strings.Join(reports[0].Errors, " "), "email-ids") {
 			t.Errorf("the emulator received error reports %+v, want one for %s naming email-ids", reports, bad.name)
 		}

@@ -24,6 +24,9 @@ type Metrics struct {
 	ScanDuration *prometheus.HistogramVec
 	// Retries counts attempts that failed transiently and were requeued.
 	Retries prometheus.Counter
+	// ErrorReports counts the error reports of failed scans by outcome:
+	// delivered, or failed (given up).
+	ErrorReports *prometheus.CounterVec
 	// AnalyticsRequestDuration observes requests to the analytics server.
 	AnalyticsRequestDuration *prometheus.HistogramVec
 	// HTTPRequestDuration observes the API's own requests by route pattern.
@@ -53,6 +56,10 @@ func New() *Metrics {
 			Name: "scanner_scan_retries_total",
 			Help: "Scan attempts that failed transiently and were scheduled again.",
 		}),
+		ErrorReports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scanner_error_reports_total",
+			Help: "Error reports of failed scans sent to the analytics server, by outcome: delivered, or failed (given up).",
+		}, []string{"outcome"}),
 		AnalyticsRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scanner_analytics_request_duration_seconds",
 			Help:    "Duration of requests to the analytics server, by status code.",
@@ -67,7 +74,10 @@ func New() *Metrics {
 	for _, outcome := range []string{"succeeded", "failed", "canceled"} {
 		m.ScansTotal.WithLabelValues(outcome) // export zeros from the start
 	}
-	reg.MustRegister(m.ScansTotal, m.ScanDuration, m.Retries, m.AnalyticsRequestDuration, m.HTTPRequestDuration)
+	for _, outcome := range []string{"delivered", "failed"} {
+		m.ErrorReports.WithLabelValues(outcome)
+	}
+	reg.MustRegister(m.ScansTotal, m.ScanDuration, m.Retries, m.ErrorReports, m.AnalyticsRequestDuration, m.HTTPRequestDuration)
 	return m
 }
 

@@ -207,6 +207,19 @@ func waitStatus(t *testing.T, s *Store, id string, want scan.Status) scan.Record
 	}
 }
 
+// waitReports waits until the emulator has received n error reports, sent
+// by their own jobs after the scans ended, and returns them; a moment more
+// shows whether any more follow.
+func (env *testEnv) waitReports(t *testing.T, n int) []emulator.ErrorReport {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for len(env.emu.ErrorReports()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	return env.emu.ErrorReports()
+}
+
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
 	if got := scan.ErrorCode(err); got != code {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -141,22 +142,34 @@ func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) 
 		Errors: []error{errAbandoned}}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	result := scanner.Finish(fctx, a)
-	if err := s.storeResult(fctx, id, result); err != nil {
+	deferred := *scanner // scanners are shared between workers
+	deferred.DeferReport = true
+	result := deferred.Finish(fctx, a)
+	if err := s.storeResult(fctx, id, result, deferred.WouldReport(a)); err != nil {
 		return true, err
 	}
 	s.log.Warn().Str("scan_id", id).Str("image", r.Image).Msg("scan abandoned by the queue; marked failed")
 	return true, nil
 }
 
-// storeResult sets the result of a scan already made final.
-func (s *Store) storeResult(ctx context.Context, id string, result scan.Result) error {
+// storeResult sets the result of a scan already made final and, when report
+// is set, queues its error report in the same transaction.
+func (s *Store) storeResult(ctx context.Context, id string, result scan.Result, report bool) error {
 	doc, lastError, err := s.encodeResult(result)
 	if err != nil {
 		return fmt.Errorf("store: encode the result of scan %s: %w", id, err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE scans SET result = $1, last_error = $2 WHERE id = $3`,
-		doc, lastError, id); err != nil {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE scans SET result = $1, last_error = $2 WHERE id = $3`,
+			doc, lastError, id); err != nil {
+			return err
+		}
+		if report {
+			return s.queueReport(ctx, tx, id)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("store: record the result of scan %s: %w", id, err)
 	}
 	return nil

@@ -234,6 +234,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeDB()
 		return nil, fmt.Errorf("store: register worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &reportWorker{s: s}); err != nil {
+		s.closeDB()
+		return nil, fmt.Errorf("store: register worker: %w", err)
+	}
 	jobRetention := riverJobRetention(cfg.Retention)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},

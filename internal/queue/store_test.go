@@ -257,7 +257,7 @@ func TestFailedScansAreReportedOnce(t *testing.T) {
 				if regs := env.emu.Registrations(); len(regs) != 0 {
 					t.Errorf("registrations = %+v, want none", regs)
 				}
-				reports := env.emu.ErrorReports()
+				reports := env.waitReports(t, tt.wantReports)
 				if len(reports) != tt.wantReports {
 					t.Fatalf("error reports = %+v, want %d", reports, tt.wantReports)
 				}
@@ -305,7 +305,7 @@ func TestAttemptTimeoutIsRetriedThenReported(t *testing.T) {
 			t.Errorf("last error %q does not say the attempt timed out", rec.LastError)
 		}
 		// The report is sent after the attempt's deadline passed.
-		if reports := env.emu.ErrorReports(); len(reports) != 1 {
+		if reports := env.waitReports(t, 1); len(reports) != 1 {
 			t.Errorf("error reports = %+v, want 1", reports)
 		}
 	})
@@ -718,6 +718,7 @@ func TestAbandonedScanIsFailedAndReported(t *testing.T) {
 		s := env.open()
 		ctx := context.Background()
 		env.image("example/abandoned")
+		env.image("example/kept")
 		rec := submit(t, s, "example/abandoned")
 		kept := submit(t, s, "example/kept")
 
@@ -747,14 +748,18 @@ func TestAbandonedScanIsFailedAndReported(t *testing.T) {
 			!strings.Contains(got.LastError, "abandoned") || got.Result == nil || got.Result.Successful {
 			t.Fatalf("abandoned scan = %+v, %v; want failed with a result", got, err)
 		}
-		if reports := env.emu.ErrorReports(); len(reports) != 1 || reports[0].ImageName != "example/abandoned" {
-			t.Errorf("error reports = %+v, want one for the abandoned scan", reports)
-		}
 		if got, _ := s.Get(ctx, kept.ID); got.Status != scan.StatusQueued {
 			t.Errorf("a healthy queued scan became %s", got.Status)
 		}
 		if n, err := s.failAbandoned(ctx); err != nil || n != 0 {
 			t.Errorf("second failAbandoned = %d, %v; want 0", n, err)
+		}
+		// The report was queued with the failure; a started store sends it.
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if reports := env.waitReports(t, 1); len(reports) != 1 || reports[0].ImageName != "example/abandoned" {
+			t.Errorf("error reports = %+v, want one for the abandoned scan", reports)
 		}
 	})
 }

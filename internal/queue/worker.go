@@ -164,14 +164,17 @@ func attemptError(ctx context.Context, a *scan.Attempt) error {
 	return err
 }
 
-// finish makes a scan final: the scanner reports a failure and builds the
-// result, then the record and the job's completion are written together.
-// It runs on a context detached from the attempt's, so that a scan whose
-// last attempt timed out is still reported and recorded.
+// finish makes a scan final: the scanner builds the result, then the
+// record, the job's completion and, for a failure, the job of its error
+// report are written together. It runs on a context detached from the
+// attempt's, so that a scan whose last attempt timed out is still recorded.
 func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *scan.Scanner, a *scan.Attempt, log zerolog.Logger) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	result := scanner.Finish(fctx, a)
+	deferred := *scanner // scanners are shared between workers
+	deferred.DeferReport = true
+	result := deferred.Finish(fctx, a)
+	report := deferred.WouldReport(a)
 
 	status, label := scan.StatusSucceeded, attemptOK
 	if !result.Successful {
@@ -195,6 +198,11 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 			status, doc, lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, job.Args.ScanID)
 		if err != nil {
 			return err
+		}
+		if updated && report {
+			if err := s.queueReport(fctx, tx, job.Args.ScanID); err != nil {
+				return err
+			}
 		}
 		// The type argument only names the driver kind; the client comes
 		// from the work context, and both drivers work on *sql.Tx.

@@ -37,6 +37,11 @@ type Scanner struct {
 	// Retry bounds the retries of transient failures made by Scan and of the
 	// error report made by Finish. The zero value tries once.
 	Retry RetryPolicy
+	// DeferReport makes Finish leave the error report to the caller
+	// (WouldReport says when one is due): the service sends it as a
+	// durable job of its own, with its own time budget, instead of
+	// within the scan's last attempt.
+	DeferReport bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log zerolog.Logger
@@ -272,7 +277,7 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		errs = append(errs, err.Error())
 	}
 	name := a.imageName()
-	if !a.Succeeded() && s.Registrar != nil && !a.onlyNotReady() {
+	if !s.DeferReport && s.WouldReport(a) {
 		if err := s.report(ctx, name, a.Labels.EmailIDs, errs); err != nil {
 			errs = append(errs, "could not report the errors: "+err.Error())
 		}
@@ -327,6 +332,13 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 		r.Summary = FailureSummary(errs)
 	}
 	return r
+}
+
+// WouldReport reports whether a's failure is to be told to the analytics
+// server: it failed, a server is known, and not only because a report was
+// not ready yet.
+func (s *Scanner) WouldReport(a *Attempt) bool {
+	return !a.Succeeded() && s.Registrar != nil && !a.onlyNotReady()
 }
 
 func (s *Scanner) report(ctx context.Context, name, emails string, errs []string) error {
