@@ -46,9 +46,9 @@ func TestErrorReportOutlivesOutageAndRestart(t *testing.T) {
 		env.emu.Always(emulator.EndpointScannerError, emulator.Answer{}) // the outage ends
 		m := metrics.New()
 		env.start(fast, func(c *Config) { c.Metrics = m })
-		reports := env.waitReports(t, 1)
+		env.waitReports(t, 1)
 		time.Sleep(300 * time.Millisecond) // time for a duplicate to arrive
-		if reports = env.emu.ErrorReports(); len(reports) != 1 || reports[0].ImageName != "example/unlabelled" {
+		if reports := env.emu.ErrorReports(); len(reports) != 1 || reports[0].ImageName != "example/unlabelled" {
 			t.Fatalf("error reports = %+v, want one for the failed scan", reports)
 		}
 		if got := counterValue(t, m, "scanner_error_reports_total", "delivered"); got != 1 {
