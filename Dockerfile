@@ -18,12 +18,15 @@ ENV CGO_ENABLED=0
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The build has no .git, so the toolchain cannot record the revision that
+# --version prints; the commit comes in as a build argument instead.
+ARG GIT_SHA=unknown
 # ./cmd/... builds every command there is (scan, server, analytics-emulator, ...)
 # without this file having to list them. The same RUN makes the few files the
 # scratch image needs, since scratch has no shell to make them itself; one RUN
 # instead of several keeps the layer count (each a full copy under vfs) down.
 RUN mkdir -p /out \
-    && go build -trimpath -ldflags "-s -w" -o /out/ ./cmd/... \
+    && go build -trimpath -ldflags "-s -w -X github.com/centos-pipeline/analytics-scanner/internal/version.Revision=${GIT_SHA}" -o /out/ ./cmd/... \
     && mkdir -p /rootfs/etc /rootfs/tmp /data-dir \
     && chmod 1777 /rootfs/tmp \
     && printf 'root:x:0:0:root:/root:/sbin/nologin\nscanner:x:10001:10001:analytics scanner:/data:/sbin/nologin\n' >/rootfs/etc/passwd \

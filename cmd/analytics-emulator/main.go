@@ -3,6 +3,7 @@
 //
 //	analytics-emulator                     serve, configured by EMULATOR_* variables
 //	analytics-emulator healthcheck [URL]   exit 0 when URL answers 200
+//	analytics-emulator --version           print the version and exit
 //
 // The healthcheck subcommand exists because the image has neither shell nor
 // curl for a compose healthcheck to call.
@@ -21,6 +22,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/probe"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 func main() {
@@ -37,11 +39,16 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	flags.SetOutput(io.Discard)
+	showVersion := flags.Bool("version", false, "")
 	if err := flags.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return emulator.PrintUsage(stdout)
 		}
 		return fmt.Errorf("%w (see --help)", err)
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, "analytics-emulator", version.Get())
+		return err
 	}
 	cfg, err := emulator.LoadProgramConfig()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 const testToken = "tok-5d2e"
@@ -164,6 +165,9 @@ func TestRunArguments(t *testing.T) {
 		{name: "--help prints the environment table", args: []string{"--help"},
 			wantStdout: []string{"healthcheck", "EMULATOR_ADDR", ":9000", "EMULATOR_TOKEN", "EMULATOR_THREESCALE_SECRET", "EMULATOR_REPORT_DELAY", "EMULATOR_LOCK_FILE_ABSENT"}},
 		{name: "-h too", args: []string{"-h"}, wantStdout: []string{"EMULATOR_ADDR"}},
+		// Even with a bad variable: --version reads no configuration.
+		{name: "--version", args: []string{"--version"}, env: map[string]string{"EMULATOR_REPORT_DELAY": "10"},
+			wantStdout: []string{"analytics-emulator " + version.Get().String() + "\n", version.Get().Module + " rev "}},
 		{name: "unknown flag", args: []string{"--port=1"}, wantErr: "flag provided but not defined"},
 		{name: "unknown command", args: []string{"serve"}, wantErr: `unexpected arguments ["serve"]`},
 		{name: "healthcheck takes one URL", args: []string{"healthcheck", "http://a", "http://b"}, wantErr: "unexpected arguments"},

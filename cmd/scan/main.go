@@ -16,13 +16,8 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/oneshot"
 )
 
-// version is set at build time with -ldflags "-X main.version=..."; without
-// it the module's build information is used.
-var version = ""
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	oneshot.Version = version
 	code := oneshot.Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -14,10 +14,8 @@ import (
 	"syscall"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -34,13 +32,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case len(args) == 0:
 		var cfg server.Config
 		if cfg, err = server.LoadConfig(); err == nil {
-			cfg.Version = version
+			cfg.Version = version.Get().Short()
 			err = server.Run(ctx, cfg, stderr)
 		}
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		return exitOf(server.PrintUsage(stdout), stderr)
 	case args[0] == "-version" || args[0] == "--version" || args[0] == "version":
-		fmt.Fprintln(stdout, "server", version)
+		fmt.Fprintln(stdout, "server", version.Get())
 		return 0
 	case args[0] == "healthcheck" && len(args) <= 2:
 		url := ""
@@ -56,8 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "server: usage: healthcheck takes one URL, not %q\n", args[1:])
 		return 2
 	default:
-		_ = server.PrintUsage(stderr)
-		fmt.Fprintf(stderr, "server: usage: unexpected argument %q\n", args[0])
+		// One line and a hint: the whole table of variables would bury it.
+		fmt.Fprintf(stderr, "server: usage: unexpected argument %q\nRun 'server --help' for usage.\n", args[0])
 		return 2
 	}
 	return exitOf(err, stderr)

@@ -16,6 +16,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
 	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 // TestHelpListsEveryVariable derives the variables from config's env tags,
@@ -69,8 +70,14 @@ func TestVersion(t *testing.T) {
 	if code := run(t.Context(), []string{"--version"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--version exited %d: %s", code, stderr.String())
 	}
-	if got, want := stdout.String(), "server "+version+"\n"; got != want {
+	// The test binary is built from this module, so its build info is
+	// the one --version must show: the module version and the revision.
+	info := version.Get()
+	if got, want := stdout.String(), "server "+info.String()+"\n"; got != want {
 		t.Errorf("--version printed %q, want %q", got, want)
+	}
+	if !strings.Contains(stdout.String(), info.Module+" rev ") {
+		t.Errorf("--version printed %q; want the module version and the revision", stdout.String())
 	}
 }
 
@@ -82,8 +89,10 @@ func TestUnknownArgumentIsAUsageError(t *testing.T) {
 			if code != 2 || !strings.Contains(stderr.String(), "usage: unexpected argument") || !strings.Contains(stderr.String(), args[0]) {
 				t.Errorf("run %v exited %d, stderr %q; want 2 and a usage error naming the argument", args, code, stderr.String())
 			}
-			if !strings.Contains(stderr.String(), "Usage:") || stdout.String() != "" {
-				t.Errorf("want the usage on stderr only; stdout %q, stderr %q", stdout.String(), stderr.String())
+			// One line and a hint, not the whole help.
+			if strings.Contains(stderr.String(), "Usage:") || strings.Count(stderr.String(), "\n") != 2 ||
+				!strings.Contains(stderr.String(), "server --help") || stdout.String() != "" {
+				t.Errorf("want one error line and a hint to --help on stderr; stdout %q, stderr %q", stdout.String(), stderr.String())
 			}
 		})
 	}

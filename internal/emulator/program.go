@@ -50,6 +50,7 @@ func LoadProgramConfig() (ProgramConfig, error) {
 // PrintUsage writes the command's usage and its table of variables.
 func PrintUsage(w io.Writer) error {
 	if _, err := io.WriteString(w, `Usage: analytics-emulator [healthcheck [URL]]
+       analytics-emulator --help | --version
 
 Emulates the fabric8 analytics server (register, report, scanner-error,
 readiness, liveness, under / and /api/v1/) for local stacks and tests.

@@ -8,7 +8,8 @@ package oneshot
 import (
 	"context"
 	"io"
-	"runtime/debug"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 // Exit codes, documented in the usage text.
@@ -19,10 +20,6 @@ const (
 	exitWrite        = 3
 	exitNotReady     = 4 // only with --strict: every unsuccessful scan was a report not ready yet
 )
-
-// Version is the build's version, which cmd/scan sets from its -ldflags;
-// empty means the module's build information.
-var Version = ""
 
 // Run is the whole program; it returns the exit code. getenv is the
 // environment, so that tests pass their own.
@@ -38,19 +35,4 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return runScan(ctx, args, getenv, stdout, stderr)
 }
 
-func versionString() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && s.Value != "" {
-				return s.Value
-			}
-		}
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			return v
-		}
-	}
-	return "devel"
-}
+func versionString() string { return version.Get().String() }

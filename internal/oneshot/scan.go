@@ -20,6 +20,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/registry"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 // scanOptions is the scan command's configuration, from flags over the
@@ -419,7 +420,7 @@ func newAnalyticsClient(o scanOptions) (*analytics.Client, error) {
 		Token:            o.token,
 		ThreeScaleSecret: o.threeScaleSecret,
 		Timeout:          o.timeout,
-		UserAgent:        "analytics-scanner-scan/" + versionString(),
+		UserAgent:        "analytics-scanner-scan/" + version.Get().Short(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("SERVER is invalid: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 var goodLabels = map[string]string{
@@ -779,7 +780,7 @@ func TestScanHelpAndVersion(t *testing.T) {
 		}
 	}
 	out := runCommand(t, nil, "--version")
-	if out.code != exitOK || !strings.HasPrefix(out.stdout, "scan ") || strings.Count(out.stdout, "\n") != 1 {
+	if out.code != exitOK || out.stdout != "scan "+version.Get().String()+"\n" || !strings.Contains(out.stdout, version.Get().Module+" rev ") {
 		t.Errorf("--version: exit %d, stdout %q", out.code, out.stdout)
 	}
 }
