@@ -93,6 +93,15 @@ func ParseServerURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		// "127.0.0.1:9000" does not parse (a first segment with a colon),
+		// while "localhost:9000" parses as a scheme: both lack a scheme,
+		// and saying so is the help the user needs.
+		if !strings.Contains(raw, "://") {
+			if withScheme, err := url.Parse("http://" + raw); err == nil && withScheme.Host != "" {
+				shown := strings.TrimPrefix(redacted(withScheme), "http://")
+				return nil, fmt.Errorf("%w: server URL %q has no scheme; use http:// or https://", ErrConfig, shown)
+			}
+		}
 		// url.Error quotes the input, which may hold user:password.
 		return nil, fmt.Errorf("%w: server URL does not parse", ErrConfig)
 	}

@@ -207,12 +207,27 @@ func hasError(r scan.Result, parts ...string) bool {
 	return false
 }
 
-// statusLines returns the "Scanner execution status" lines of stdout.
+// statusLines returns the "Scanner execution status" lines of stdout, up
+// to the status: the image named after it is checked by statusImages.
 func statusLines(stdout string) []string {
 	var out []string
 	for _, line := range strings.Split(stdout, "\n") {
 		if strings.HasPrefix(line, "Scanner execution status: ") {
+			line, _, _ = strings.Cut(line, " (")
 			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// statusImages returns what each status line says of its image: the text
+// in the parentheses after the status.
+func statusImages(stdout string) []string {
+	var out []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, "Scanner execution status: ") {
+			_, image, _ := strings.Cut(line, " (")
+			out = append(out, strings.TrimSuffix(image, ")"))
 		}
 	}
 	return out

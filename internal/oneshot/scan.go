@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -31,11 +33,14 @@ type scanOptions struct {
 	server   string
 	scanIn   string
 	scanOut  string
-	json     bool
-	timeout  time.Duration
-	strict   bool
-	verbose  bool
-	version  bool
+	// scanOutGiven is true when --scanout was on the command line: only
+	// then may a missing directory be created (atomic always mounts one).
+	scanOutGiven bool
+	json         bool
+	timeout      time.Duration
+	strict       bool
+	verbose      bool
+	version      bool
 	// source is where images are read: daemon, registry, docker-archive
 	// or oci; platform, insecure and labelKeys configure the others.
 	source    string
@@ -97,6 +102,7 @@ func parseScanArgs(args []string, getenv func(string) string) (scanOptions, erro
 	}
 	o.image = strings.TrimSpace(o.image)
 	o.server = strings.TrimSpace(o.server)
+	fs.Visit(func(f *flag.Flag) { o.scanOutGiven = o.scanOutGiven || f.Name == "scanout" })
 
 	o.scanType = scan.ScanTypeRegister
 	if len(positional) == 1 {
@@ -191,6 +197,15 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError(stderr, "scan", err)
 	}
 	defer closeSource()
+	// Before any scan: a result that cannot be written should be said
+	// before a status line claims anything.
+	if code, err := prepareScanOut(o); err != nil {
+		if code == exitUsage {
+			return usageError(stderr, "scan", err)
+		}
+		fmt.Fprintf(stderr, "scan: %v\n", err)
+		return code
+	}
 	labelKeys, _ := scan.ParseLabelKeys(o.labelKeys) // checked by parseScanArgs
 	client, clientErr := newAnalyticsClient(o)
 	serverURL := ""
@@ -254,7 +269,9 @@ func runScan(ctx context.Context, args []string, getenv func(string) string, std
 		if r.Successful {
 			status = "True"
 		}
-		fmt.Fprintf(stdout, "Scanner execution status: %s\n", status)
+		// The first words stay what atomic users grep for; the image
+		// comes after, so that several images can be told apart.
+		fmt.Fprintf(stdout, "Scanner execution status: %s (%s)\n", status, statusImage(r))
 		if o.json {
 			doc, err := atomicscan.Marshal(document)
 			if err != nil {
@@ -285,6 +302,54 @@ func (o scanOptions) scrubber() *redact.Scrubber {
 		}
 	}
 	return redact.New(secrets...)
+}
+
+// statusImage names a scan's image on its status line: its name and short
+// id, whichever are known.
+func statusImage(r scan.Result) string {
+	name, id := r.ScanResults.ImageName, strings.TrimPrefix(r.UUID, "sha256:")
+	if !scan.LooksLikeID(id) {
+		id = ""
+	}
+	id = id[:min(len(id), 12)]
+	switch {
+	case name != "" && id != "" && !strings.HasPrefix(id, strings.TrimPrefix(name, "sha256:")):
+		return "image " + name + ", id " + id
+	case id != "":
+		return "image " + id
+	case name != "":
+		return "image " + name
+	}
+	return "no image"
+}
+
+// prepareScanOut makes sure results can be written before anything is
+// scanned. A missing --scanout is created only when it was given: the
+// default, /scanout, is atomic's mount, and creating it at the root of a
+// host is never what a user meant. It returns the exit code of a failure.
+func prepareScanOut(o scanOptions) (int, error) {
+	info, err := os.Stat(o.scanOut)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !o.scanOutGiven:
+		return exitUsage, fmt.Errorf("%s does not exist: atomic mounts it when it runs the scanner; elsewhere pass --scanout DIR (created if missing)", o.scanOut)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(o.scanOut, 0o755); err != nil {
+			return exitWrite, fmt.Errorf("cannot write results: %w", err)
+		}
+		return exitOK, nil
+	case err != nil:
+		return exitWrite, fmt.Errorf("cannot write results: %w", err)
+	case !info.IsDir():
+		return exitWrite, fmt.Errorf("cannot write results: --scanout %s is not a directory", o.scanOut)
+	}
+	// Permissions alone do not tell (root, read-only mounts, ACLs): try.
+	f, err := os.CreateTemp(o.scanOut, ".write-test-*")
+	if err != nil {
+		return exitWrite, fmt.Errorf("cannot write results: %w", err)
+	}
+	_ = f.Close()
+	_ = os.Remove(f.Name())
+	return exitOK, nil
 }
 
 // reportResult is the result document of a `report` scan: the scan's, with

@@ -260,6 +260,10 @@ func TestScanInTwoImagesGetTheirOwnLabels(t *testing.T) {
 	if got := statusLines(out.stdout); !reflect.DeepEqual(got, []string{"Scanner execution status: True", "Scanner execution status: True"}) {
 		t.Errorf("status lines = %q, want two True", got)
 	}
+	// Each status line names its image, so that two can be told apart.
+	if got, want := statusImages(out.stdout), []string{"image " + nameA + ", id " + idA[:12], "image " + nameB + ":latest, id " + idB[:12]}; !reflect.DeepEqual(got, want) {
+		t.Errorf("status lines name %q, want %q", got, want)
+	}
 	tests := []struct {
 		folder, id, imageName string
 		labels                map[string]string
@@ -658,7 +662,7 @@ func TestScanJSONPrintsTheResults(t *testing.T) {
 		t.Fatalf("exit %d, want 0", out.code)
 	}
 	status, doc, ok := strings.Cut(out.stdout, "\n")
-	if !ok || status != "Scanner execution status: True" {
+	if !ok || status != "Scanner execution status: True (image "+name+", id "+id[:12]+")" {
 		t.Fatalf("stdout = %q, want the status line first", out.stdout)
 	}
 	file := readResults(t, scanOut, id)
@@ -686,8 +690,10 @@ func TestScanExitCodes(t *testing.T) {
 		{name: "success with --strict", image: name, args: []string{"--strict"}, want: exitOK, wantStatus: "True"},
 		{name: "failure", image: absent, want: exitOK, wantStatus: "False"},
 		{name: "failure with --strict", image: absent, args: []string{"--strict"}, want: exitUnsuccessful, wantStatus: "False"},
-		{name: "unwritable scanout", image: name, unwritable: true, want: exitWrite, wantStatus: "True"},
-		{name: "unwritable scanout with --strict and a failure", image: absent, args: []string{"--strict"}, unwritable: true, want: exitWrite, wantStatus: "False"},
+		// Said before anything is scanned: no status line claims a
+		// result that was never written.
+		{name: "unwritable scanout", image: name, unwritable: true, want: exitWrite},
+		{name: "unwritable scanout with --strict and a failure", image: absent, args: []string{"--strict"}, unwritable: true, want: exitWrite},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -705,11 +711,15 @@ func TestScanExitCodes(t *testing.T) {
 			if out.code != tt.want {
 				t.Errorf("exit %d, want %d", out.code, tt.want)
 			}
-			if got := statusLines(out.stdout); !reflect.DeepEqual(got, []string{"Scanner execution status: " + tt.wantStatus}) {
-				t.Errorf("status lines = %q, want %s", got, tt.wantStatus)
+			var want []string
+			if tt.wantStatus != "" {
+				want = []string{"Scanner execution status: " + tt.wantStatus}
 			}
-			if tt.unwritable && !strings.Contains(out.stderr, "could not write the results") {
-				t.Errorf("stderr does not say the results could not be written")
+			if got := statusLines(out.stdout); !reflect.DeepEqual(got, want) {
+				t.Errorf("status lines = %q, want %q", got, want)
+			}
+			if tt.unwritable && (!strings.Contains(out.stderr, "cannot write results") || !strings.Contains(out.stderr, "not a directory") || out.stdout != "") {
+				t.Errorf("stderr does not say first that the results cannot be written; stdout %q", out.stdout)
 			}
 		})
 	}
@@ -782,5 +792,59 @@ func TestScanHelpAndVersion(t *testing.T) {
 	out := runCommand(t, nil, "--version")
 	if out.code != exitOK || out.stdout != "scan "+version.Get().String()+"\n" || !strings.Contains(out.stdout, version.Get().Module+" rev ") {
 		t.Errorf("--version: exit %d, stdout %q", out.code, out.stdout)
+	}
+}
+
+// A missing --scanout is created only when it was given; the default is
+// atomic's mount, and making it at a host's root is refused with a hint.
+func TestPrepareScanOut(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	missing := filepath.Join(base, "missing")
+	code, err := prepareScanOut(scanOptions{scanOut: missing})
+	if code != exitUsage || err == nil || !strings.Contains(err.Error(), "pass --scanout DIR") {
+		t.Errorf("default scanout missing: %d, %v; want a usage error saying what to pass", code, err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the default scanout was created: %v", err)
+	}
+	if code, err := prepareScanOut(scanOptions{scanOut: missing, scanOutGiven: true}); code != exitOK || err != nil {
+		t.Errorf("given scanout missing: %d, %v; want it created", code, err)
+	}
+	if info, err := os.Stat(missing); err != nil || !info.IsDir() {
+		t.Errorf("the given scanout was not created: %v", err)
+	}
+	if entries, _ := os.ReadDir(missing); len(entries) != 0 {
+		t.Errorf("the write test left %d entries behind", len(entries))
+	}
+	if code, err := prepareScanOut(scanOptions{scanOut: missing}); code != exitOK || err != nil {
+		t.Errorf("default scanout present: %d, %v", code, err)
+	}
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := prepareScanOut(scanOptions{scanOut: file, scanOutGiven: true}); code != exitWrite || err == nil {
+		t.Errorf("scanout is a file: %d, %v; want exit %d", code, err, exitWrite)
+	}
+}
+
+func TestStatusImage(t *testing.T) {
+	t.Parallel()
+	id := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, uuid, want string
+	}{
+		{"myimage:1.0", id, "image myimage:1.0, id abababababab"},
+		{"", id, "image abababababab"},
+		{id[:12], id, "image abababababab"},
+		{"absent:1", "", "image absent:1"},
+		{"", "", "no image"},
+	} {
+		r := scan.Result{UUID: tc.uuid}
+		r.ScanResults.ImageName = tc.name
+		if got := statusImage(r); got != tc.want {
+			t.Errorf("statusImage(%q, %q) = %q, want %q", tc.name, tc.uuid, got, tc.want)
+		}
 	}
 }

@@ -49,13 +49,16 @@ Results, per image, in <scanout>/<id>/ (or <scanout>/<image name>/ when
 IMAGE_NAME could not be found, <scanout>/unknown-image/ without IMAGE_NAME):
   scanner-analytics-integration.json   the result document
   json                                 the summary atomic reads and shows
-and on stdout one line per image: "Scanner execution status: True|False".
+and on stdout one line per image: "Scanner execution status: True|False"
+followed by the image, e.g. "(image myimage:1.0, id 0123456789ab)".
 
 Flags:
   --image NAME       image under test; overrides IMAGE_NAME
   --server URL       analytics server; overrides SERVER
   --scanin DIR       where atomic mounts the images (default /scanin)
-  --scanout DIR      where to write the results (default /scanout)
+  --scanout DIR      where to write the results (default /scanout, which
+                     atomic mounts: only a DIR given here is created when
+                     missing)
   --json             also print each result document on stdout, after
                      its status line
   --timeout DUR      bound on each request to the server (default %s)
@@ -99,9 +102,10 @@ Exit codes:
   0  results were written, successful or not (what atomic expects)
   1  with --strict: results were written and some scan was unsuccessful
   2  usage error (unknown flag or scan type, bad flag value, unreadable
-     --scanin); a missing or invalid SERVER or IMAGE_NAME is not one: the
-     results say what is wrong, with exit 0
-  3  some result could not be written
+     --scanin, no /scanout and no --scanout); a missing or invalid SERVER
+     or IMAGE_NAME is not one: the results say what is wrong, with exit 0
+  3  some result could not be written (an unwritable --scanout is found
+     before anything is scanned, and no status line is printed)
   4  with --strict: results were written and every unsuccessful scan was a
      report not ready yet (scan again later)
 `
