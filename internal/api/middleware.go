@@ -69,7 +69,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				Str("path", r.URL.Path).
 				Int("status", status).
 				Int("bytes", ww.BytesWritten()).
-				Dur("duration", elapsed).
+				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
 				Str("remote", r.RemoteAddr).
 				Msg("request")
 		}()

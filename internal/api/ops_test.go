@@ -349,7 +349,7 @@ func TestRequestID(t *testing.T) {
 					t.Errorf("access log %s = %v, want %v", k, access[k], v)
 				}
 			}
-			for _, k := range []string{"bytes", "duration", "remote"} {
+			for _, k := range []string{"bytes", "duration_ms", "remote"} {
 				if _, ok := access[k]; !ok {
 					t.Errorf("access log lacks %s: %v", k, access)
 				}

@@ -30,7 +30,7 @@ func (s *Store) maintain(ctx context.Context) {
 		if n, err := s.prune(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("pruning old scans failed")
 		} else if n > 0 {
-			s.log.Info().Int64("removed", n).Dur("retention", s.cfg.Retention).Msg("pruned old scans")
+			s.log.Info().Int64("removed", n).Str("retention", s.cfg.Retention.String()).Msg("pruned old scans")
 		}
 		if n, err := s.failAbandoned(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("failing abandoned scans failed")

@@ -223,7 +223,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		driver = riverdatabasesql.NewWithPgxListener(db, listener)
 	}
 	s.driver = driver
-	riverLog := slog.New(zerolog.NewSlogHandler(riverLogger(cfg.Log)))
+	riverLog := slog.New(msDurations{zerolog.NewSlogHandler(riverLogger(cfg.Log))})
 	if err := s.migrate(ctx, driver, riverLog); err != nil {
 		s.closeDB()
 		return nil, err

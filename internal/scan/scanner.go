@@ -263,7 +263,7 @@ func (s *Scanner) ScanAttempt(ctx context.Context, t Target) (Result, *Attempt) 
 	}, append(s.Retry.options(), backoff.WithNotify(func(err error, wait time.Duration) {
 		// Called only when another try follows, so the log never promises
 		// a retry that does not happen.
-		s.Log.Info().Str("image", t.Ref).Err(err).Dur("retry_in", wait).Msg("transient failure, retrying")
+		s.Log.Info().Str("image", t.Ref).Err(err).Int64("retry_in_ms", wait.Milliseconds()).Msg("transient failure, retrying")
 	}))...)
 	return s.Finish(ctx, last), last
 }

@@ -47,6 +47,7 @@ type Config struct {
 	APIToken        string        `secret:"true" envconfig:"API_TOKEN" desc:"when set, all but /healthz and /readyz need Authorization: Bearer <token>; the page asks for it once"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"on SIGTERM, how long running scans may take to finish"`
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat       string        `envconfig:"LOG_FORMAT" desc:"json or console; empty: console on a terminal, else json"`
 
 	Source             string        `envconfig:"SOURCE" default:"daemon" desc:"where a scan reads the image unless the request says: daemon or registry"`
 	Sources            []string      `envconfig:"SOURCES" desc:"comma-separated sources requests may choose (daemon, registry); empty: SOURCE alone. Without daemon no Docker daemon is needed"`
@@ -139,6 +140,9 @@ func (c *Config) check() error {
 		// zerolog's own message says it is "defaulting to NoLevel", which
 		// it is not: the server refuses to start.
 		return fmt.Errorf("configuration: %s_LOG_LEVEL is %q; use debug, info, warn or error", EnvPrefix, c.LogLevel)
+	}
+	if _, err := logWriter(io.Discard, c.LogFormat, keep); err != nil {
+		return err
 	}
 	if c.AnalyticsURL != "" {
 		// Checked here, before anything is opened, rather than when the

@@ -38,9 +38,11 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	level, _ := zerolog.ParseLevel(cfg.LogLevel) // checked above
 	// Every line is scrubbed on its way out, whatever logged it (a
-	// dependency's error, an analytics server's answer).
+	// dependency's error, an analytics server's answer), after the
+	// console format has made it text.
 	scrub := cfg.scrubber()
-	log := zerolog.New(scrub.Writer(logOut)).Level(level).With().Timestamp().Str("service", "scanner").Logger()
+	logOut, _ = logWriter(logOut, cfg.LogFormat, scrub.Writer) // checked above
+	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "scanner").Logger()
 	allowed, _ := api.ParseAllowList(cfg.AllowedServers) // checked above
 
 	// Bind first: a port in use is the most common start-up failure and
@@ -147,7 +149,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	case <-ctx.Done():
 	}
 
-	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down: no new requests, letting running scans finish")
+	log.Info().Int64("timeout_ms", cfg.ShutdownTimeout.Milliseconds()).Msg("shutting down: no new requests, letting running scans finish")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	// Stop accepting first, then let the workers drain: a scan still
