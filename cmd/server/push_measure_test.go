@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/hooks"
+	"github.com/centos-pipeline/analytics-scanner/internal/pgtest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
@@ -31,12 +32,20 @@ import (
 // hand only,
 //
 //	SCANNER_MEASURE=1 go test -run MeasureScanOnPush -v ./cmd/server/
+//
+// (SCANNER_MEASURE_DB=postgres: the queue on SCANNER_TEST_POSTGRES_URL
+// instead of SQLite.)
 func TestMeasureScanOnPushRate(t *testing.T) {
 	if os.Getenv("SCANNER_MEASURE") != "1" {
 		t.Skip("a measurement, not a test: set SCANNER_MEASURE=1")
 	}
 	const perRound, rounds, workers = 200, 3, 8
+	database := ""
+	if os.Getenv("SCANNER_MEASURE_DB") == "postgres" {
+		database = pgtest.SchemaURL(t, "measure")
+	}
 	p := startPushServiceNotifying(t, false, func(c *server.Config) {
+		c.DatabaseURL = database
 		c.Workers = workers
 		c.LogLevel = "info" // not the tests' debug: the measure is of the service as run
 	})
@@ -156,6 +165,7 @@ func waitFinalCount(t *testing.T, p *pushService, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d scans final after 5 minutes", final, n)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Seldom enough not to load the service it measures.
+		time.Sleep(100 * time.Millisecond)
 	}
 }
