@@ -220,7 +220,10 @@ func TestScanOnDockerPush(t *testing.T) {
 	var took []string
 	for _, line := range p.srv.stderr.Lines(t) {
 		if line["message"] == "request" && line["route"] == "/hooks/distribution" {
-			ms, _ := line["duration"].(float64)
+			ms, ok := line["duration_ms"].(float64)
+			if !ok {
+				t.Errorf("an access-log line without duration_ms: %v", line)
+			}
 			took = append(took, fmt.Sprintf("%.1fms", ms))
 			if line["status"] != float64(http.StatusAccepted) || ms > 3000 {
 				t.Errorf("a delivery answered %v in %.0f ms; want 202 within 3 s", line["status"], ms)
@@ -231,6 +234,7 @@ func TestScanOnDockerPush(t *testing.T) {
 	if len(took) == 0 {
 		t.Error("no delivery reached the hook")
 	}
+
 	metrics := string(p.c.get("/metrics").body)
 	if !strings.Contains(metrics, `scanner_hook_events_total{hook="distribution",outcome="enqueued"} 2`) {
 		t.Errorf("metrics do not count 2 enqueued hook events:\n%s", grepLines(metrics, "scanner_hook_events_total"))
