@@ -7,25 +7,9 @@ import (
 	"reflect"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan/atomicscantest"
 	"github.com/centos-pipeline/analytics-scanner/internal/safefile/safefiletest"
 )
-
-// readConfig parses the file the way atomic does, into plain maps and
-// lists, so that the test sees the YAML rather than our own struct.
-func readConfig(t *testing.T, path string) map[string]any {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := yaml.Unmarshal(raw, &got); err != nil {
-		t.Fatalf("config does not parse: %v\n%s", err, raw)
-	}
-	return got
-}
 
 func TestInstallWritesTheScannerConfig(t *testing.T) {
 	root := t.TempDir()
@@ -36,30 +20,8 @@ func TestInstallWritesTheScannerConfig(t *testing.T) {
 	if want := filepath.Join(root, "etc", "atomic.d", "analytics-integration"); path != want {
 		t.Errorf("path = %s, want %s", path, want)
 	}
-	want := map[string]any{
-		"type":         "scanner",
-		"scanner_name": "analytics-integration",
-		"image_name":   "registry.example/team/analytics-scanner:1.2",
-		"default_scan": "register",
-		"custom_args": []any{
-			"-v", "/var/run/docker.sock:/var/run/docker.sock",
-			"--user", "0",
-			"-e", "IMAGE_NAME=$IMAGE_NAME",
-			"-e", "SERVER=$SERVER",
-			"-e", "ANALYTICS_TOKEN",
-			"-e", "ANALYTICS_3SCALE_SECRET",
-		},
-		"scans": []any{map[string]any{
-			"name":        "register",
-			"args":        []any{"/usr/local/bin/scan", "register"},
-			"description": "Registers the image under test's git-url, git-sha and email-ids labels with the analytics server.",
-		}, map[string]any{
-			"name":        "report",
-			"args":        []any{"/usr/local/bin/scan", "report"},
-			"description": "Asks the analytics server for the report of the image's git-url and git-sha: its dependencies and CVEs.",
-		}},
-	}
-	if got := readConfig(t, path); !reflect.DeepEqual(got, want) {
+	want := atomicscantest.WantConfig("registry.example/team/analytics-scanner:1.2")
+	if got := atomicscantest.ReadConfig(t, path); !reflect.DeepEqual(got, want) {
 		t.Errorf("config = %#v\nwant %#v", got, want)
 	}
 	fi, err := os.Stat(path)
@@ -80,7 +42,7 @@ func TestInstallReplacesAnEarlierConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readConfig(t, path)["image_name"]; got != "new-image" {
+	if got := atomicscantest.ReadConfig(t, path)["image_name"]; got != "new-image" {
 		t.Errorf("image_name = %v, want new-image", got)
 	}
 	safefiletest.AssertOnlyFiles(t, filepath.Dir(path), ScannerName)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan/atomicscantest"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -256,8 +257,8 @@ func TestE2EInstallAndUninstallLabels(t *testing.T) {
 	}
 
 	runLabel("INSTALL")
-	if got := readAtomicConfig(t, filepath.Join(confDir, "analytics-integration")); !reflect.DeepEqual(got, wantConfig(image)) {
-		t.Errorf("config = %#v\nwant %#v", got, wantConfig(image))
+	if got := atomicscantest.ReadConfig(t, filepath.Join(confDir, "analytics-integration")); !reflect.DeepEqual(got, atomicscantest.WantConfig(image)) {
+		t.Errorf("config = %#v\nwant %#v", got, atomicscantest.WantConfig(image))
 	}
 	fi, err := os.Stat(filepath.Join(confDir, "analytics-integration"))
 	if err != nil {

@@ -52,6 +52,16 @@ func scanDirs(t *testing.T) (scanIn, scanOut string) {
 	return scanIn, scanOut
 }
 
+// plainFile returns an empty file's path, for flags that want a folder.
+func plainFile(t *testing.T) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // mount makes the folder atomic would make for an image or container.
 func mount(t *testing.T, scanIn, folder string) {
 	t.Helper()

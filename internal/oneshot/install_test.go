@@ -8,58 +8,15 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan"
+	"github.com/centos-pipeline/analytics-scanner/internal/atomicscan/atomicscantest"
 )
 
 // atomicConfig is what atomic reads from <root>/etc/atomic.d/, parsed
 // generically.
 func atomicConfig(t *testing.T, root string) map[string]any {
 	t.Helper()
-	return readAtomicConfig(t, filepath.Join(root, "etc", "atomic.d", "analytics-integration"))
-}
-
-func readAtomicConfig(t *testing.T, path string) map[string]any {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		t.Fatalf("config is not YAML: %v\n%s", err, raw)
-	}
-	return cfg
-}
-
-// wantConfig is the whole configuration for image.
-func wantConfig(image string) map[string]any {
-	return map[string]any{
-		"type":         "scanner",
-		"scanner_name": "analytics-integration",
-		"image_name":   image,
-		"default_scan": "register",
-		"custom_args": []any{
-			"-v", "/var/run/docker.sock:/var/run/docker.sock",
-			"--user", "0",
-			"-e", "IMAGE_NAME=$IMAGE_NAME",
-			"-e", "SERVER=$SERVER",
-			// Bare names: docker copies the values from atomic's
-			// environment, so they never appear on a command line.
-			"-e", "ANALYTICS_TOKEN",
-			"-e", "ANALYTICS_3SCALE_SECRET",
-		},
-		"scans": []any{map[string]any{
-			"name":        "register",
-			"args":        []any{"/usr/local/bin/scan", "register"},
-			"description": "Registers the image under test's git-url, git-sha and email-ids labels with the analytics server.",
-		}, map[string]any{
-			"name":        "report",
-			"args":        []any{"/usr/local/bin/scan", "report"},
-			"description": "Asks the analytics server for the report of the image's git-url and git-sha: its dependencies and CVEs.",
-		}},
-	}
+	return atomicscantest.ReadConfig(t, filepath.Join(root, "etc", "atomic.d", "analytics-integration"))
 }
 
 func TestInstallCommand(t *testing.T) {
@@ -84,8 +41,8 @@ func TestInstallCommand(t *testing.T) {
 			if out.code != exitOK {
 				t.Fatalf("exit %d, want 0", out.code)
 			}
-			if got := atomicConfig(t, root); !reflect.DeepEqual(got, wantConfig(tt.wantImage)) {
-				t.Errorf("config = %#v\nwant %#v", got, wantConfig(tt.wantImage))
+			if got := atomicConfig(t, root); !reflect.DeepEqual(got, atomicscantest.WantConfig(tt.wantImage)) {
+				t.Errorf("config = %#v\nwant %#v", got, atomicscantest.WantConfig(tt.wantImage))
 			}
 			if !strings.Contains(out.stdout, filepath.Join(root, "etc", "atomic.d", "analytics-integration")) {
 				t.Errorf("stdout %q does not say where the config went", out.stdout)
@@ -117,10 +74,7 @@ func TestUninstallCommand(t *testing.T) {
 
 func TestInstallCommandErrors(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := plainFile(t)
 	tests := []struct {
 		name    string
 		env     map[string]string

@@ -727,10 +727,7 @@ func TestScanExitCodes(t *testing.T) {
 
 func TestScanUsageErrors(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := plainFile(t)
 	tests := []struct {
 		name    string
 		args    []string
