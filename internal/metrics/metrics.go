@@ -31,6 +31,9 @@ type Metrics struct {
 	AnalyticsRequestDuration *prometheus.HistogramVec
 	// HTTPRequestDuration observes the API's own requests by route pattern.
 	HTTPRequestDuration *prometheus.HistogramVec
+	// ReportCVEs counts the CVEs of the reports that became ready, by
+	// severity: each commit's report counts once.
+	ReportCVEs *prometheus.CounterVec
 
 	hookOnce   sync.Once
 	hookEvents *prometheus.CounterVec
@@ -71,6 +74,14 @@ func New() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method", "code"}),
 	}
+	m.ReportCVEs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scanner_report_cves_total",
+		Help: "CVEs of the analysis reports that became ready, by CVSS v3 severity; each commit's report counts once.",
+	}, []string{"severity"})
+	for _, severity := range []string{"critical", "high", "medium", "low", "none", "unknown"} {
+		m.ReportCVEs.WithLabelValues(severity)
+	}
+	reg.MustRegister(m.ReportCVEs)
 	for _, outcome := range []string{"succeeded", "failed", "canceled"} {
 		m.ScansTotal.WithLabelValues(outcome) // export zeros from the start
 	}
@@ -91,6 +102,32 @@ func (m *Metrics) RegisterQueueDepth(depth func() float64) {
 		Name: "scanner_queue_depth",
 		Help: "Scans queued, running or waiting to retry.",
 	}, depth))
+}
+
+// RegisterReportStates exports the number of reports in each state (pending,
+// ready, timed_out...), read from count at each scrape; count returns nil
+// when it cannot tell.
+func (m *Metrics) RegisterReportStates(count func() map[string]int) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(&reportStates{
+		desc:  prometheus.NewDesc("scanner_reports", "Reports followed, by state: pending, ready, lock_file_absent, timed_out, failed.", []string{"state"}, nil),
+		count: count,
+	})
+}
+
+type reportStates struct {
+	desc  *prometheus.Desc
+	count func() map[string]int
+}
+
+func (r *reportStates) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
+
+func (r *reportStates) Collect(ch chan<- prometheus.Metric) {
+	for state, n := range r.count() {
+		ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, float64(n), state)
+	}
 }
 
 // InstrumentTransport wraps rt so that analytics requests are timed.

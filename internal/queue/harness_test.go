@@ -53,7 +53,7 @@ type testEnv struct {
 	logs    *logtest.Buffer
 }
 
-func newTestEnv(t testing.TB, backend string) *testEnv {
+func newTestEnv(t testing.TB, backend string, emuMods ...func(*emulator.Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{
 		t:       t,
@@ -68,7 +68,11 @@ func newTestEnv(t testing.TB, backend string) *testEnv {
 	}
 	// The emulator demands the token, so every test also checks that the
 	// scanner sends it, and the cleanup below that it never leaks.
-	env.emu = emulator.New(emulator.Config{Token: env.token})
+	emuCfg := emulator.Config{Token: env.token}
+	for _, mod := range emuMods {
+		mod(&emuCfg)
+	}
+	env.emu = emulator.New(emuCfg)
 	srv := httptest.NewServer(env.emu)
 	t.Cleanup(srv.Close)
 	env.emuURL = srv.URL

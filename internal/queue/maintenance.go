@@ -65,9 +65,20 @@ func (s *Store) prune(ctx context.Context) (int64, error) {
 		}
 		total += n
 		if n < pruneBatch {
-			return total, nil
+			break
 		}
 	}
+	// What only pruned scans referred to goes with them: their callbacks,
+	// and the final reports no scan shares any more.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM callbacks WHERE NOT EXISTS
+		(SELECT 1 FROM scans WHERE scans.id = callbacks.scan_id)`); err != nil {
+		return total, fmt.Errorf("store: prune callbacks: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM reports WHERE report_state <> 'pending' AND report_updated < $1
+		AND NOT EXISTS (SELECT 1 FROM scans WHERE scans.report_key = reports.report_key)`, cutoff); err != nil {
+		return total, fmt.Errorf("store: prune reports: %w", err)
+	}
+	return total, nil
 }
 
 // failAbandoned fails the scans that are not final but whose job River no
@@ -115,8 +126,16 @@ func (s *Store) failAbandoned(ctx context.Context) (int, error) {
 // the worker would have done at the end of its last attempt.
 func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) {
 	now := s.now()
-	failed, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
-		WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
+	var failed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		failed, err = changedOne(ctx, tx, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
+			WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
+		if err != nil || !failed {
+			return err
+		}
+		return s.insertCallbacks(ctx, tx, id, scan.EventScanFinal)
+	})
 	if err != nil {
 		return false, fmt.Errorf("store: fail abandoned scan %s: %w", id, err)
 	}

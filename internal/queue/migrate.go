@@ -72,6 +72,42 @@ var migrations = []migration{{
 		`CREATE INDEX scans_source_key ON scans (image_key, scan_type, server, source, created_at)`,
 	},
 }, {
+	version: 3,
+	name:    "reports and callbacks",
+	statements: []string{
+		// A scan's report is shared by every scan of the same server,
+		// git-url and git-sha (report_key names the pair): it is followed
+		// and stored once.
+		`ALTER TABLE scans ADD COLUMN report_key TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE scans ADD COLUMN callback_url TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX scans_report_key ON scans (report_key) WHERE report_key <> ''`,
+		// Column names unlike the scans table's, so that queries joining
+		// both need not qualify the scans columns.
+		`CREATE TABLE reports (
+			report_key     TEXT PRIMARY KEY,
+			report_server  TEXT NOT NULL,
+			git_url        TEXT NOT NULL,
+			git_sha        TEXT NOT NULL,
+			report_state   TEXT NOT NULL,
+			report_status  TEXT NOT NULL,
+			report_body    TEXT,
+			report_created BIGINT NOT NULL,
+			report_updated BIGINT NOT NULL
+		)`,
+		`CREATE INDEX reports_state ON reports (report_state, report_updated)`,
+		`CREATE TABLE callbacks (
+			callback_id      TEXT PRIMARY KEY,
+			scan_id          TEXT NOT NULL,
+			event            TEXT NOT NULL,
+			url              TEXT NOT NULL,
+			callback_state   TEXT NOT NULL,
+			attempt_log      TEXT NOT NULL DEFAULT '[]',
+			callback_created BIGINT NOT NULL,
+			delivered_at     BIGINT
+		)`,
+		`CREATE INDEX callbacks_scan ON callbacks (scan_id, callback_created)`,
+	},
+}, {
 	version: 4,
 	name:    "runners and registrations",
 	statements: []string{

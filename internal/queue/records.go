@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/notify"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -33,10 +34,16 @@ const waitReadTimeout = 5 * time.Second
 // winner.
 const submitTries = 3
 
-// recordColumns are the columns scanRecord reads, in its order.
+// recordColumns are the columns scanRecord reads, in its order, from
+// recordTables.
 const recordColumns = `id, image, scan_type, server, status, attempts, max_attempts, last_error,
 	created_at, updated_at, started_at, finished_at, result, job_id,
-	source, name, image_id, digest, manifest_digest, platform`
+	source, name, image_id, digest, manifest_digest, platform,
+	scans.report_key, callback_url, reports.report_status`
+
+// recordTables is a scan with its report, which scans of the same server,
+// git-url and git-sha share.
+const recordTables = ` FROM scans LEFT JOIN reports ON reports.report_key = scans.report_key`
 
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
@@ -62,7 +69,9 @@ type row struct {
 	scan.Record
 	jobID sql.NullInt64
 	// name is the image's display name, when the request gave one.
-	name string
+	name        string
+	reportKey   string
+	callbackURL string
 }
 
 func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
@@ -72,10 +81,12 @@ func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
 		created, updated  int64
 		started, finished sql.NullInt64
 		result            sql.NullString
+		reportStatus      sql.NullString
 	)
 	err := sc.Scan(&r.ID, &r.Image, &r.ScanType, &r.Server, &status, &r.Attempts, &r.MaxAttempts, &r.LastError,
 		&created, &updated, &started, &finished, &result, &r.jobID,
-		&r.Source, &r.name, &r.ImageID, &r.Digest, &r.ManifestDigest, &r.Platform)
+		&r.Source, &r.name, &r.ImageID, &r.Digest, &r.ManifestDigest, &r.Platform,
+		&r.reportKey, &r.callbackURL, &reportStatus)
 	if err != nil {
 		return row{}, err
 	}
@@ -89,11 +100,21 @@ func scanRecord(sc interface{ Scan(...any) error }) (row, error) {
 		}
 		r.Result = &res
 	}
+	if reportStatus.Valid && reportStatus.String != "" {
+		var st scan.ReportStatus
+		if err := json.Unmarshal([]byte(reportStatus.String), &st); err != nil {
+			return row{}, fmt.Errorf("scan %s: stored report status does not decode: %w", r.ID, err)
+		}
+		r.Report = &st
+	}
+	if r.callbackURL != "" {
+		r.CallbackURL = notify.Redact(r.callbackURL)
+	}
 	return r, nil
 }
 
 func getRow(ctx context.Context, q querier, id string) (row, error) {
-	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans WHERE id = $1`, id))
+	r, err := scanRecord(q.QueryRowContext(ctx, `SELECT `+recordColumns+recordTables+` WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, scan.Errorf(scan.ENotFound, "no scan with id %q", id)
 	}
@@ -202,7 +223,7 @@ func resolveSource(source string) (string, error) {
 // findScan returns the newest scan of req's image, type, server and source
 // that meets cond, if any.
 func findScan(ctx context.Context, tx *sql.Tx, req scan.Request, key, cond string) (scan.Record, bool, error) {
-	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM scans
+	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+recordTables+`
 		WHERE image_key = $1 AND scan_type = $2 AND server = $3 AND source = $4 AND `+cond+`
 		ORDER BY created_at DESC, id DESC LIMIT 1`,
 		key, req.ScanType, req.Server, req.Source))
@@ -236,12 +257,15 @@ func (s *Store) insertScan(ctx context.Context, tx *sql.Tx, req scan.Request, ke
 		Status: scan.StatusQueued, MaxAttempts: s.cfg.MaxAttempts,
 		CreatedAt: fromMicros(micros(now)), UpdatedAt: fromMicros(micros(now)),
 	}
+	if req.CallbackURL != "" {
+		rec.CallbackURL = notify.Redact(req.CallbackURL)
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO scans
 		(id, image, image_key, scan_type, server, source, name, status, attempts, max_attempts, last_error,
-		 created_at, updated_at, job_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $10, $10, $11)`,
+		 created_at, updated_at, job_id, callback_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, '', $10, $10, $11, $12)`,
 		rec.ID, rec.Image, key, rec.ScanType, rec.Server, rec.Source, req.Name, rec.Status, rec.MaxAttempts,
-		micros(now), jobID)
+		micros(now), jobID, req.CallbackURL)
 	return rec, err
 }
 
@@ -253,6 +277,9 @@ func (s *Store) Get(ctx context.Context, id string) (scan.Record, error) {
 			err = fmt.Errorf("store: get %s: %w", id, err)
 		}
 		return scan.Record{}, err
+	}
+	if r.Callbacks, err = s.callbacksOf(ctx, s.db, id); err != nil {
+		return scan.Record{}, fmt.Errorf("store: get %s: %w", id, err)
 	}
 	return r.Record, nil
 }
@@ -320,6 +347,9 @@ func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return scan.Page{}, scan.Errorf(scan.EInvalid, "status %q is not one of %v", f.Status, scan.Statuses)
 	}
+	if f.Report != "" && !f.Report.Valid() {
+		return scan.Page{}, scan.Errorf(scan.EInvalid, "report %q is not one of %v", f.Report, scan.ReportStates)
+	}
 	var (
 		conds []string
 		args  []any
@@ -334,6 +364,9 @@ func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
 	if f.Status != "" {
 		conds = append(conds, "status = "+arg(string(f.Status)))
 	}
+	if f.Report != "" {
+		conds = append(conds, "reports.report_state = "+arg(string(f.Report)))
+	}
 	if f.Cursor != "" {
 		c, err := decodeCursor(f.Cursor)
 		if err != nil {
@@ -342,7 +375,7 @@ func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
 		at, id := arg(c.createdAt), arg(c.id)
 		conds = append(conds, fmt.Sprintf("(created_at < %s OR (created_at = %s AND id < %s))", at, at, id))
 	}
-	query := `SELECT ` + recordColumns + ` FROM scans`
+	query := `SELECT ` + recordColumns + recordTables
 	if len(conds) > 0 {
 		query += ` WHERE ` + strings.Join(conds, " AND ")
 	}
@@ -400,6 +433,11 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 				} else if !ok {
 					continue
 				}
+				// Its pending callbacks end with it (their jobs find no
+				// row and cancel themselves).
+				if _, err := tx.ExecContext(ctx, `DELETE FROM callbacks WHERE scan_id = $1`, id); err != nil {
+					return err
+				}
 				if r.jobID.Valid {
 					// River's cleaner would remove the job in time;
 					// removing it now leaves nothing of the scan behind.
@@ -424,6 +462,9 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 					if err != nil && !errors.Is(err, river.ErrNotFound) {
 						return fmt.Errorf("cancel the job: %w", err)
 					}
+				}
+				if err := s.insertCallbacks(ctx, tx, id, scan.EventScanFinal); err != nil {
+					return err
 				}
 				at := fromMicros(micros(now))
 				r.Status, r.UpdatedAt, r.FinishedAt = scan.StatusCanceled, at, &at

@@ -27,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/notify"
 	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -103,6 +104,17 @@ type Config struct {
 	// Scrub masks configured secrets in what the store writes: results,
 	// errors (River's too) and logs of scans. Nil scrubs nothing.
 	Scrub *redact.Scrubber
+	// ReportInterval and ReportDeadline drive the follow-up of each
+	// registered commit's report (zero means scan.DefaultReportInterval and
+	// scan.DefaultReportDeadline); the follow-up's transient failures back
+	// off from RetryBase.
+	ReportInterval time.Duration
+	ReportDeadline time.Duration
+	// Notifier signs and delivers callbacks; nil means none are sent.
+	Notifier *notify.Notifier
+	// NotifyURL receives the callbacks of every scan, beside each scan's
+	// own callback URL.
+	NotifyURL string
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
 	Log     zerolog.Logger
@@ -230,13 +242,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &scanWorker{s: s}); err != nil {
-		s.closeDB()
-		return nil, fmt.Errorf("store: register worker: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, &reportWorker{s: s}); err != nil {
-		s.closeDB()
-		return nil, fmt.Errorf("store: register worker: %w", err)
+	for _, add := range []func() error{
+		func() error { return river.AddWorkerSafely(workers, &scanWorker{s: s}) },
+		func() error { return river.AddWorkerSafely(workers, &reportWorker{s: s}) },
+		func() error { return river.AddWorkerSafely(workers, &followUpWorker{s: s}) },
+		func() error { return river.AddWorkerSafely(workers, &notifyWorker{s: s}) },
+	} {
+		if err := add(); err != nil {
+			s.closeDB()
+			return nil, fmt.Errorf("store: register worker: %w", err)
+		}
 	}
 	jobRetention := riverJobRetention(cfg.Retention)
 	client, err := river.NewClient(driver, &river.Config{

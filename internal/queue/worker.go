@@ -96,13 +96,13 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		// attempt either.
 		a := &scan.Attempt{Target: target, Started: started, Finished: started,
 			Errors: []error{fmt.Errorf("analytics server %q: %w", r.Server, err)}}
-		return s.finish(ctx, job, &scan.Scanner{Now: s.cfg.Now, Log: s.log}, a, log)
+		return s.finish(ctx, job, r.Server, &scan.Scanner{Now: s.cfg.Now, Log: s.log}, a, log)
 	}
 
 	a := scanner.Attempt(ctx, target)
 	elapsed := a.Finished.Sub(a.Started)
 	if a.Succeeded() {
-		return s.finish(ctx, job, scanner, a, log)
+		return s.finish(ctx, job, r.Server, scanner, a, log)
 	}
 
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -140,7 +140,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		log.Info().Err(failure).Int("max_attempts", job.MaxAttempts).Msg("scan failed transiently; will retry")
 		return failure
 	}
-	return s.finish(ctx, job, scanner, a, log)
+	return s.finish(ctx, job, r.Server, scanner, a, log)
 }
 
 // withinBudget reports whether a scan or report first tried at first may be
@@ -166,9 +166,11 @@ func attemptError(ctx context.Context, a *scan.Attempt) error {
 
 // finish makes a scan final: the scanner builds the result, then the
 // record, the job's completion and, for a failure, the job of its error
-// report are written together. It runs on a context detached from the
-// attempt's, so that a scan whose last attempt timed out is still recorded.
-func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *scan.Scanner, a *scan.Attempt, log zerolog.Logger) error {
+// report are written together, with the scan's notifications and, for a
+// scan that reached the server, the link to its commit's report. It runs
+// on a context detached from the attempt's, so that a scan whose last
+// attempt timed out is still recorded.
+func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], server string, scanner *scan.Scanner, a *scan.Attempt, log zerolog.Logger) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	deferred := *scanner // scanners are shared between workers
@@ -202,6 +204,18 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], scanner *s
 		if updated && report {
 			if err := s.queueReport(fctx, tx, job.Args.ScanID); err != nil {
 				return err
+			}
+		}
+		if updated {
+			if err := s.insertCallbacks(fctx, tx, job.Args.ScanID, scan.EventScanFinal); err != nil {
+				return err
+			}
+			// A scan that reached the server follows (or tells) its
+			// commit's report: a registration, or a report answer.
+			if a.Response != nil || a.Report != nil {
+				if err := s.linkReport(fctx, tx, job.Args.ScanID, server, a.Labels, a.Report); err != nil {
+					return fmt.Errorf("link the report: %w", err)
+				}
 			}
 		}
 		// The type argument only names the driver kind; the client comes

@@ -63,6 +63,45 @@ type Record struct {
 	// Result is set once the scan is final (not when canceled): the same
 	// document the one-shot scanner writes.
 	Result *Result `json:"result,omitempty"`
+	// Report is where the report of the scan's repository and commit
+	// stands: followed after a successful registration, asked once by a
+	// `report` scan. Shared by every scan of the same server, git-url and
+	// git-sha. Absent when the scan never reached the server.
+	Report *ReportStatus `json:"report,omitempty"`
+	// CallbackURL is the request's callback_url, shown without userinfo or
+	// query.
+	CallbackURL string `json:"callback_url,omitempty"`
+	// Callbacks are the deliveries of this scan's notifications, in the
+	// order they were made (GET /scan/{id} only).
+	Callbacks []Callback `json:"callbacks,omitempty"`
+}
+
+// Callback events: a scan became final, its report became final.
+const (
+	EventScanFinal   = "scan.final"
+	EventReportFinal = "report.final"
+)
+
+// Callback is one notification of a scan to one URL, delivered by the
+// durable queue until the receiver accepts it.
+type Callback struct {
+	ID    string `json:"id"`
+	Event string `json:"event"`
+	// URL is shown without userinfo or query.
+	URL string `json:"url"`
+	// State is pending (being tried), delivered or failed (given up).
+	State       string            `json:"state"`
+	Attempts    []CallbackAttempt `json:"attempts"`
+	CreatedAt   time.Time         `json:"created_at"`
+	DeliveredAt *time.Time        `json:"delivered_at,omitempty"`
+}
+
+// CallbackAttempt is one try at delivering a callback.
+type CallbackAttempt struct {
+	At time.Time `json:"at"`
+	// Status is the receiver's HTTP status, 0 when none arrived.
+	Status int    `json:"status"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Request asks for a scan.
@@ -79,6 +118,10 @@ type Request struct {
 	// Name is the image's name for display, when Image is a digest
 	// reference a registry reported with a tag ("host/app:1").
 	Name string
+	// CallbackURL optionally asks for the record to be POSTed there when
+	// the scan, then its report, becomes final; callers check it against
+	// the operator's allow-list.
+	CallbackURL string
 }
 
 // List page sizes: a Filter's Limit is from 1 to MaxListLimit, and 0 means
@@ -92,6 +135,8 @@ const (
 type Filter struct {
 	Image  string
 	Status Status
+	// Report selects the scans whose report is in this state.
+	Report ReportState
 	Limit  int
 	// Cursor is the opaque NextCursor of a previous page.
 	Cursor string
@@ -121,6 +166,9 @@ type Service interface {
 	// removes a final one (returning it as it was). A running scan cannot
 	// be deleted: EConflict.
 	Delete(ctx context.Context, id string) (rec Record, removed bool, err error)
+	// Report returns the whole report of a scan's repository and commit:
+	// ENotFound when the scan does not exist or has no report (yet).
+	Report(ctx context.Context, id string) (Report, error)
 	// QueueDepth counts the scans not yet final.
 	QueueDepth(ctx context.Context) (int, error)
 	// Ping checks that the store answers.

@@ -20,6 +20,7 @@ type Service struct {
 	WaitFn       func(ctx context.Context, id string) (scan.Record, error)
 	ListFn       func(ctx context.Context, f scan.Filter) (scan.Page, error)
 	DeleteFn     func(ctx context.Context, id string) (scan.Record, bool, error)
+	ReportFn     func(ctx context.Context, id string) (scan.Report, error)
 	QueueDepthFn func(ctx context.Context) (int, error)
 	PingFn       func(ctx context.Context) error
 }
@@ -63,6 +64,13 @@ func (s *Service) Delete(ctx context.Context, id string) (scan.Record, bool, err
 		panic(unexpected("Delete"))
 	}
 	return s.DeleteFn(ctx, id)
+}
+
+func (s *Service) Report(ctx context.Context, id string) (scan.Report, error) {
+	if s.ReportFn == nil {
+		panic(unexpected("Report"))
+	}
+	return s.ReportFn(ctx, id)
 }
 
 func (s *Service) QueueDepth(ctx context.Context) (int, error) {
