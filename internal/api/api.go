@@ -45,6 +45,9 @@ type Config struct {
 	// AllowedServers lists the analytics servers a request may name in
 	// "server". The zero value means requests cannot choose a server.
 	AllowedServers AllowList
+	// AllowedCallbacks lists the URLs a request may name in "callback_url",
+	// matched as servers are. The zero value allows none.
+	AllowedCallbacks AllowList
 	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxWait bounds ?wait=; zero means DefaultMaxWait.

@@ -20,6 +20,7 @@ const (
 	EInvalidReference     = "invalid_reference"
 	EUnsupportedScanType  = "unsupported_scan_type"
 	EServerNotAllowed     = "server_not_allowed"
+	ECallbackNotAllowed   = "callback_not_allowed"
 	EUnauthorized         = "unauthorized"
 	EMethodNotAllowed     = "method_not_allowed"
 	EPayloadTooLarge      = "payload_too_large"
@@ -41,6 +42,7 @@ var statusOf = map[string]int{
 	EHooksDisabled:        http.StatusNotFound, // as if the endpoint were not there
 	EUnauthorized:         http.StatusUnauthorized,
 	EServerNotAllowed:     http.StatusForbidden, // well-formed, but refused by policy
+	ECallbackNotAllowed:   http.StatusForbidden,
 	scan.ENotFound:        http.StatusNotFound,
 	EMethodNotAllowed:     http.StatusMethodNotAllowed,
 	scan.EConflict:        http.StatusConflict,

@@ -20,6 +20,9 @@ type submitBody struct {
 	ScanType string `json:"scan_type"`
 	Server   string `json:"server"`
 	Source   string `json:"source"`
+	// CallbackURL asks for the record to be POSTed there when the scan,
+	// then its report, is final.
+	CallbackURL string `json:"callback_url"`
 }
 
 // The content types a submit accepts.
@@ -93,6 +96,8 @@ func parseForm(raw string) (submitBody, error) {
 			field = &b.Server
 		case "source":
 			field = &b.Source
+		case "callback_url":
+			field = &b.CallbackURL
 		default:
 			return submitBody{}, scan.Errorf(EUnknownField, "unknown field %s", quote(name))
 		}

@@ -29,6 +29,7 @@ func (s *server) routes(r *chi.Mux) {
 		r.Post("/scan", s.handleSubmit())
 		r.Get("/scan", s.handleList())
 		r.Get("/scan/{id}", s.handleGet())
+		r.Get("/scan/{id}/report", s.handleReport())
 		r.Delete("/scan/{id}", s.handleDelete())
 		r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
 		r.Get("/openapi.yaml", s.handleOpenAPI())

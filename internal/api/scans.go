@@ -118,7 +118,16 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 		return scan.Request{}, scan.Errorf(EInvalidReference,
 			"image %s is an id; a registry is asked by reference (host/repository:tag or @sha256:...)", quote(image))
 	}
-	return scan.Request{Image: image, ScanType: scanType, Server: server, Source: source}, nil
+		callback := ""
+	if raw := strings.TrimSpace(b.CallbackURL); raw != "" {
+		allowed, ok := s.cfg.AllowedCallbacks.Lookup(raw)
+		if !ok {
+			return scan.Request{}, scan.Errorf(ECallbackNotAllowed,
+				"callback_url %s is not allowed; the operator lists the callback URLs a request may name", quote(redact(raw)))
+		}
+		callback = allowed
+	}
+	return scan.Request{Image: image, ScanType: scanType, Server: server, Source: source, CallbackURL: callback}, nil
 }
 
 // redact hides a password a client put in a server URL before it is quoted
@@ -142,6 +151,18 @@ func (s *server) handleGet() http.HandlerFunc {
 			return
 		}
 		encode(w, http.StatusOK, rec)
+	}
+}
+
+// handleReport serves the whole report of a scan's commit.
+func (s *server) handleReport() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		report, err := s.svc.Report(r.Context(), chi.URLParam(r, "id"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, report)
 	}
 }
 
@@ -215,6 +236,11 @@ func parseFilter(q url.Values) (scan.Filter, error) {
 	}
 	if f.Status != "" && !f.Status.Valid() {
 		return f, scan.Errorf(scan.EInvalid, `"status" must be one of %s, not %s`, statusList(), quote(string(f.Status)))
+	}
+	if v := q.Get("report"); v != "" {
+		if f.Report = scan.ReportState(v); !f.Report.Valid() {
+			return f, scan.Errorf(scan.EInvalid, `"report" must be one of %q, not %s`, scan.ReportStates, quote(v))
+		}
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

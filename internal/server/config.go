@@ -12,6 +12,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
 	"github.com/centos-pipeline/analytics-scanner/internal/api"
 	"github.com/centos-pipeline/analytics-scanner/internal/envload"
+	"github.com/centos-pipeline/analytics-scanner/internal/notify"
 	"github.com/centos-pipeline/analytics-scanner/internal/registry"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -43,6 +44,13 @@ type Config struct {
 	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
 	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
 	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
+
+	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"30m" desc:"after a registration, how often the commit's report is asked for until it is final"`
+	ReportDeadline time.Duration `envconfig:"REPORT_DEADLINE" default:"24h" desc:"how long after the registration a report is asked for before it is timed_out"`
+
+	NotifyURL        string   `envconfig:"NOTIFY_URL" desc:"POST every scan's record there, signed, when the scan and then its report are final; needs NOTIFY_SECRET"`
+	NotifySecret     string   `secret:"true" envconfig:"NOTIFY_SECRET" desc:"HMAC-SHA256 key of the callbacks' X-Scanner-Signature-256; never logged"`
+	AllowedCallbacks []string `envconfig:"ALLOWED_CALLBACKS" desc:"comma-separated URLs a request may choose with \"callback_url\"; empty: none; needs NOTIFY_SECRET"`
 
 	APIToken        string        `secret:"true" envconfig:"API_TOKEN" desc:"when set, all but /healthz and /readyz need Authorization: Bearer <token>; the page asks for it once"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"on SIGTERM, how long running scans may take to finish"`
@@ -135,6 +143,26 @@ func (c *Config) check() error {
 		if d < 0 {
 			return fmt.Errorf("configuration: %s_%s must not be negative", EnvPrefix, name)
 		}
+	}
+	// Zero means the default to the queue (tests building Config rely on
+	// that); a negative one means nothing.
+	for name, d := range map[string]time.Duration{"REPORT_INTERVAL": c.ReportInterval, "REPORT_DEADLINE": c.ReportDeadline} {
+		if d < 0 {
+			return fmt.Errorf("configuration: %s_%s must not be negative", EnvPrefix, name)
+		}
+	}
+	if c.NotifyURL != "" {
+		if _, err := notify.ParseURL(c.NotifyURL); err != nil {
+			return fmt.Errorf("configuration: %s_NOTIFY_URL: %w", EnvPrefix, err)
+		}
+	}
+	if _, err := api.ParseAllowList(c.AllowedCallbacks); err != nil {
+		return fmt.Errorf("configuration: %s_ALLOWED_CALLBACKS: %w", EnvPrefix, err)
+	}
+	if c.NotifySecret == "" && (c.NotifyURL != "" || len(c.AllowedCallbacks) > 0) {
+		// Unsigned callbacks could be forged by anyone who can reach
+		// the receiver.
+		return fmt.Errorf("configuration: %s_NOTIFY_URL and %s_ALLOWED_CALLBACKS need %s_NOTIFY_SECRET: callbacks are always signed", EnvPrefix, EnvPrefix, EnvPrefix)
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
 		// zerolog's own message says it is "defaulting to NoLevel", which

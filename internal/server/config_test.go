@@ -29,6 +29,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
 		Workers: 4, MaxAttempts: 250, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, RetryFor: time.Hour,
 		JobTimeout: time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
+		ReportInterval: 30 * time.Minute, ReportDeadline: 24 * time.Hour,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
 		Source: "daemon", Platform: "linux/amd64", RegistryTimeout: 30 * time.Second,
 	}
@@ -101,5 +102,33 @@ func TestSourceSettings(t *testing.T) {
 		if _, err := loadWith(t, tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error naming %s", tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestCheckCallbacks(t *testing.T) {
+	const secret = "notify-secret-8d1f"
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr string
+	}{
+		{"notify URL without a secret", map[string]string{"SCANNER_NOTIFY_URL": "http://ci.example/hook"}, "need SCANNER_NOTIFY_SECRET"},
+		{"allowed callbacks without a secret", map[string]string{"SCANNER_ALLOWED_CALLBACKS": "http://ci.example/hook"}, "need SCANNER_NOTIFY_SECRET"},
+		{"a notify URL that is not http", map[string]string{"SCANNER_NOTIFY_URL": "ftp://ci.example", "SCANNER_NOTIFY_SECRET": secret}, "SCANNER_NOTIFY_URL"},
+		{"a callback with a password", map[string]string{"SCANNER_ALLOWED_CALLBACKS": "http://u:p@ci.example/hook", "SCANNER_NOTIFY_SECRET": secret}, "SCANNER_ALLOWED_CALLBACKS"},
+		{"a negative interval", map[string]string{"SCANNER_REPORT_INTERVAL": "-1m"}, "SCANNER_REPORT_INTERVAL must not be negative"},
+		{"all set", map[string]string{"SCANNER_NOTIFY_URL": "http://ci.example/hook", "SCANNER_ALLOWED_CALLBACKS": "http://a.example/x,http://b.example/y",
+			"SCANNER_NOTIFY_SECRET": secret, "SCANNER_REPORT_INTERVAL": "1m", "SCANNER_REPORT_DEADLINE": "2h"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadWith(t, tt.vars)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("LoadConfig: %v, want %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
 	}
 }

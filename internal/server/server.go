@@ -22,6 +22,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
 	"github.com/centos-pipeline/analytics-scanner/internal/hooks"
 	"github.com/centos-pipeline/analytics-scanner/internal/metrics"
+	"github.com/centos-pipeline/analytics-scanner/internal/notify"
 	"github.com/centos-pipeline/analytics-scanner/internal/probe"
 	"github.com/centos-pipeline/analytics-scanner/internal/queue"
 	"github.com/centos-pipeline/analytics-scanner/internal/registry"
@@ -44,6 +45,15 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logOut, _ = logWriter(logOut, cfg.LogFormat, scrub.Writer) // checked above
 	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "scanner").Logger()
 	allowed, _ := api.ParseAllowList(cfg.AllowedServers) // checked above
+	allowedCallbacks, _ := api.ParseAllowList(cfg.AllowedCallbacks)
+	var notifier *notify.Notifier
+	if cfg.NotifySecret != "" {
+		var err error
+		// Its errors never hold the secret.
+		if notifier, err = notify.New(notify.Config{Secret: []byte(cfg.NotifySecret), UserAgent: "analytics-scanner/" + cfg.Version}); err != nil {
+			return fmt.Errorf("configuration: %s_NOTIFY_SECRET: %w", EnvPrefix, err)
+		}
+	}
 
 	// Bind first: a port in use is the most common start-up failure and
 	// should be reported before anything else is opened.
@@ -67,20 +77,24 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 
 	st, err := queue.Open(ctx, queue.Config{
-		DatabaseURL:   cfg.DatabaseURL,
-		DataDir:       cfg.DataDir,
-		Workers:       cfg.Workers,
-		MaxAttempts:   cfg.MaxAttempts,
-		RetryBase:     cfg.RetryBase,
-		RetryMax:      cfg.RetryMax,
-		RetryFor:      cfg.RetryFor,
-		JobTimeout:    cfg.JobTimeout,
-		Retention:     cfg.Retention,
-		MaxQueueDepth: cfg.MaxQueueDepth,
-		ScannerFor:    scanners.forServer,
-		Scrub:         scrub,
-		Metrics:       m,
-		Log:           log,
+		DatabaseURL:    cfg.DatabaseURL,
+		DataDir:        cfg.DataDir,
+		Workers:        cfg.Workers,
+		MaxAttempts:    cfg.MaxAttempts,
+		RetryBase:      cfg.RetryBase,
+		RetryMax:       cfg.RetryMax,
+		RetryFor:       cfg.RetryFor,
+		JobTimeout:     cfg.JobTimeout,
+		Retention:      cfg.Retention,
+		MaxQueueDepth:  cfg.MaxQueueDepth,
+		ScannerFor:     scanners.forServer,
+		Scrub:          scrub,
+		ReportInterval: cfg.ReportInterval,
+		ReportDeadline: cfg.ReportDeadline,
+		Notifier:       notifier,
+		NotifyURL:      cfg.NotifyURL,
+		Metrics:        m,
+		Log:            log,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -96,21 +110,36 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return float64(n)
 	})
 
+	m.RegisterReportStates(func() map[string]int {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		counts, err := st.ReportStates(ctx)
+		if err != nil {
+			return nil
+		}
+		out := make(map[string]int, len(counts))
+		for state, n := range counts {
+			out[string(state)] = n
+		}
+		return out
+	})
+
 	// Cancelled when shutdown starts, so that held ?wait= requests answer
 	// at once instead of holding the shutdown for up to MAX_WAIT.
 	draining, drain := context.WithCancel(context.WithoutCancel(ctx))
 	defer drain()
 
 	handler := api.New(api.Config{
-		APIToken:       cfg.APIToken,
-		AllowedServers: allowed,
-		MaxWait:        cfg.MaxWait,
-		Checks:         append([]api.Check{{Name: "store", Check: st.Ping}}, checks...),
-		Metrics:        m,
-		Log:            log,
-		Draining:       draining,
-		Sources:        cfg.enabledSources(),
-		DefaultSource:  cfg.Source,
+		APIToken:         cfg.APIToken,
+		AllowedServers:   allowed,
+		AllowedCallbacks: allowedCallbacks,
+		MaxWait:          cfg.MaxWait,
+		Checks:           append([]api.Check{{Name: "store", Check: st.Ping}}, checks...),
+		Metrics:          m,
+		Log:              log,
+		Draining:         draining,
+		Sources:          cfg.enabledSources(),
+		DefaultSource:    cfg.Source,
 		Hooks: api.HooksConfig{
 			Token:     cfg.HookToken,
 			Submitter: st,
