@@ -472,6 +472,8 @@ func TestList(t *testing.T) {
 		{name: "largest page", query: "?limit=100", wantFilter: scan.Filter{Limit: 100}, want: 200},
 		{name: "empty page", query: "?status=canceled", wantFilter: scan.Filter{Status: scan.StatusCanceled, Limit: scan.DefaultListLimit}, want: 200},
 		{name: "bad status", query: "?status=done", nonConforming: true, want: 400, code: scan.EInvalid},
+		{name: "report state", query: "?report=ready", wantFilter: scan.Filter{Report: scan.ReportReady, Limit: scan.DefaultListLimit}, want: 200},
+		{name: "bad report state", query: "?report=soon", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "zero limit", query: "?limit=0", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "limit over the maximum", query: "?limit=101", nonConforming: true, want: 400, code: scan.EInvalid},
 		{name: "limit not a number", query: "?limit=ten", nonConforming: true, want: 400, code: scan.EInvalid},
