@@ -118,7 +118,7 @@ func (s *server) validate(b submitBody) (scan.Request, error) {
 		return scan.Request{}, scan.Errorf(EInvalidReference,
 			"image %s is an id; a registry is asked by reference (host/repository:tag or @sha256:...)", quote(image))
 	}
-		callback := ""
+	callback := ""
 	if raw := strings.TrimSpace(b.CallbackURL); raw != "" {
 		allowed, ok := s.cfg.AllowedCallbacks.Lookup(raw)
 		if !ok {
