@@ -142,23 +142,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.arrivals[reg.GitSHA]++
-	scripted, isScripted := s.scriptedLocked(EndpointRegister)
-	if isScripted {
-		s.logLocked(r, raw, scripted.Status, &reg, nil)
-	}
 	s.mu.Unlock()
-	if isScripted {
-		writeScripted(w, r, scripted)
+	if s.serveScripted(w, r, EndpointRegister, raw, &reg, nil) {
 		return
 	}
-	if s.cfg.RegisterDelay > 0 {
-		timer := time.NewTimer(s.cfg.RegisterDelay)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			return // the client went away (timed out, shut down or killed)
-		}
+	if !hold(r.Context(), s.cfg.RegisterDelay) {
+		return // the client went away (timed out, shut down or killed)
 	}
 	// One critical section, so the log's order is the registrations' order.
 	s.mu.Lock()
@@ -216,18 +205,12 @@ func (s *Server) handleScannerError(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	scripted, isScripted := s.scriptedLocked(EndpointScannerError)
-	status := http.StatusOK
-	if isScripted {
-		status = scripted.Status
-	}
-	s.logLocked(r, raw, status, nil, &report)
-	s.mu.Unlock()
-	if isScripted {
-		writeScripted(w, r, scripted)
+	if s.serveScripted(w, r, EndpointScannerError, raw, nil, &report) {
 		return
 	}
+	s.mu.Lock()
+	s.logLocked(r, raw, http.StatusOK, nil, &report)
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, result{true, "Scanner error report received"})
 }
 

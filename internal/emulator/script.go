@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"time"
@@ -82,16 +83,42 @@ func (s *Server) scriptedLocked(e Endpoint) (Answer, bool) {
 	return Answer{}, false
 }
 
+// serveScripted answers r with the answer scripted for e, if there is one,
+// logging the request (its decoded body in reg or report) on arrival, and
+// says whether it did.
+func (s *Server) serveScripted(w http.ResponseWriter, r *http.Request, e Endpoint, raw []byte, reg *Registration, report *ErrorReport) bool {
+	s.mu.Lock()
+	a, ok := s.scriptedLocked(e)
+	if ok {
+		s.logLocked(r, raw, a.Status, reg, report)
+	}
+	s.mu.Unlock()
+	if ok {
+		writeScripted(w, r, a)
+	}
+	return ok
+}
+
+// hold waits d, or less when ctx ends first (the client went away), and
+// says whether the whole wait passed.
+func hold(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // writeScripted sends a, after its Delay unless the client goes away first.
 func writeScripted(w http.ResponseWriter, r *http.Request, a Answer) {
-	if a.Delay > 0 {
-		timer := time.NewTimer(a.Delay)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			return
-		}
+	if !hold(r.Context(), a.Delay) {
+		return
 	}
 	for k, vs := range a.Header {
 		for _, v := range vs {

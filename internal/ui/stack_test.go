@@ -21,16 +21,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/api/apitest"
 	"github.com/centos-pipeline/analytics-scanner/internal/dockertest"
 	"github.com/centos-pipeline/analytics-scanner/internal/emulator"
 	"github.com/centos-pipeline/analytics-scanner/internal/logtest"
+	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
 )
@@ -215,24 +212,7 @@ func scanned(t *testing.T, s *stack, image string) scan.Record {
 // digest.
 func pushLabelled(t *testing.T, s *stack, repoTag string, labels map[string]string) (ref, digest string) {
 	t.Helper()
-	layer, err := random.Layer(256, types.DockerLayer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.Config.Labels = labels
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
+	img := registrytest.Image(t, labels, nil)
 	ref = s.Registry + "/" + repoTag
 	tag, err := name.ParseReference(ref)
 	if err != nil {
