@@ -84,7 +84,13 @@ func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]stri
 		Tags:        []string{name},
 		Remove:      true,
 		ForceRemove: true,
-		Version:     build.BuilderV1,
+		// Without the cache, two tests (or two packages) that build the
+		// same labels get images of their own. With it they share the
+		// cached intermediate images, and one test's removal, which
+		// prunes those parents, made the other's build fail with
+		// "unable to find image sha256:...".
+		NoCache: true,
+		Version: build.BuilderV1,
 	})
 	if err != nil {
 		t.Fatalf("build %s: %v", name, err)
@@ -100,9 +106,9 @@ func (d *Daemon) BuildLabelled(t testing.TB, name string, labels map[string]stri
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// By name, not id: FROM-scratch images with the same labels have
-		// the same id, and removing by id would untag another test's
-		// image. The image itself goes with its last tag.
+		// By name, not id: should two builds ever give the same id,
+		// removing by id would untag another test's image. The image
+		// itself goes with its last tag.
 		_, _ = d.Client.ImageRemove(ctx, name, image.RemoveOptions{PruneChildren: true})
 	})
 	return img.ID
