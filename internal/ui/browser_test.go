@@ -477,3 +477,44 @@ func TestBrowserDetailAndListFollow(t *testing.T) {
 	}
 	b.screenshot(t, "detail-followed")
 }
+
+// A succeeded scan's detail page shows its report once the follow-up has
+// it (the emulator reports CVEs for every commit) and the deliveries of
+// its signed notifications.
+func TestBrowserReportAndCallbacks(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	b := newBrowser(t)
+	rec := scanned(t, s, labelled(t, s, "ui-report", "https://github.com/example/ui-report", "c0ffee1", "dev@example.org"))
+	if rec.Status != scan.StatusSucceeded {
+		t.Fatalf("the scan %s, want succeeded", rec.Status)
+	}
+	// A final scan's page does not follow its report: reload until the
+	// report and both notifications are there.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b.do(t, chromedp.Navigate(s.URL+"/ui/scans/"+rec.ID), chromedp.WaitVisible(chromedp.CSS(`pre.result`)))
+		ready := eval[bool](t, b, `(document.querySelector('#report strong') || {}).textContent === 'ready'`)
+		delivered := eval[int](t, b, `Array.from(document.querySelectorAll('#deliveries tbody tr')).filter(tr => tr.textContent.includes('delivered')).length`)
+		if ready && delivered >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.screenshot(t, "failure")
+			t.Fatalf("after a minute the report is ready: %v, delivered notifications: %d; want ready and 2", ready, delivered)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	cves := eval[int](t, b, `document.querySelectorAll('table.cves tbody tr').length`)
+	summary := get(t, b, chromedp.Text(chromedp.CSS(`.report-summary`)))
+	events := eval[string](t, b, `Array.from(document.querySelectorAll('#deliveries tbody tr')).map(tr => tr.textContent).join(' | ')`)
+	if cves == 0 || !strings.Contains(summary, "dependencies") {
+		t.Errorf("the ready report shows %d CVE rows and summary %q", cves, summary)
+	}
+	if !strings.Contains(events, "scan.final") || !strings.Contains(events, "report.final") || !strings.Contains(events, "204") {
+		t.Errorf("the deliveries say %q, want scan.final and report.final answered 204", events)
+	}
+	b.screenshot(t, "detail")
+	// The list shows the report's state in its own column.
+	b.do(t, chromedp.Navigate(s.URL+"/ui/"), waitText(rowSel(rec.ID)+` [data-field="report"]`, "ready"))
+	b.screenshot(t, "list")
+}

@@ -400,6 +400,15 @@ func (h *handler) detailPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := detailData{pageData: h.pageData(r, "Scan "+rec.ID), detail: newDetail(rec, h.cfg.Now())}
 	d.ScanID, d.Final = rec.ID, rec.Status.Final()
+	if rep := d.Row.Report; rep != nil && rep.State == string(scan.ReportReady) {
+		report, err := h.svc.Report(ctx, rec.ID)
+		if err != nil {
+			h.logger(r.Context()).Warn().Err(err).Str("scan", rec.ID).Msg("ui: read the report")
+			rep.CVEProblem = "The report's CVEs could not be read just now: " + plainError(err)
+		} else {
+			rep.CVEs, rep.MoreCVEs = cveRows(report)
+		}
+	}
 	if r.URL.Query().Get("canceled") == "1" {
 		d.Notice = "The scan was canceled."
 	}

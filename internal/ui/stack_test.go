@@ -30,6 +30,7 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/registrytest"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 	"github.com/centos-pipeline/analytics-scanner/internal/server"
+	"github.com/centos-pipeline/analytics-scanner/internal/testenv"
 )
 
 // stack is the real server with a real daemon and analytics server.
@@ -80,6 +81,10 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		registryHost = strings.TrimPrefix(reg.URL, "http://")
 		sources = []string{scan.SourceDaemon, scan.SourceRegistry}
 	}
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
 	cfg := server.Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(),
 		AnalyticsURL: peer.URL + "/api/v1", AnalyticsTimeout: time.Minute,
@@ -87,6 +92,11 @@ func newStack(t *testing.T, opts stackOptions) *stack {
 		JobTimeout: 2 * time.Minute, Retention: time.Hour, MaxQueueDepth: 100, MaxWait: time.Minute,
 		APIToken: opts.apiToken, ShutdownTimeout: 10 * time.Second, LogLevel: "info",
 		Source: scan.SourceDaemon, Sources: sources, RegistryTimeout: 30 * time.Second,
+		// The report follow-up asks at once and then every second, so a
+		// report shows within a test's patience.
+		ReportInterval: time.Second, ReportDeadline: time.Minute,
+		// Every record is POSTed, signed, to a receiver that takes it.
+		NotifyURL: receiver.URL + "/hook", NotifySecret: "ui-notify-" + testenv.RandomHex(12),
 	}
 	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -687,3 +687,46 @@ func TestChart(t *testing.T) {
 		t.Errorf("GET /ui/chart: %q (Cache-Control %q), want the chart alone, not cached", frag.body, frag.Header.Get("Cache-Control"))
 	}
 }
+
+// A ready report's CVEs come from the service's whole report; when it
+// cannot be read the page says so and still shows the record.
+func TestDetailReadsTheReport(t *testing.T) {
+	score := 7.5
+	rec := record("id-1", "a:1", scan.StatusSucceeded)
+	rec.Report = &scan.ReportStatus{State: scan.ReportReady, Tries: 1, Summary: &scan.ReportSummary{Dependencies: 1, VulnerableDependencies: 1, CVEs: 1}}
+	var asked []string
+	var mu sync.Mutex
+	fail := false
+	svc := &apitest.Service{
+		GetFn: func(context.Context, string) (scan.Record, error) { return rec, nil },
+		ReportFn: func(_ context.Context, id string) (scan.Report, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, id)
+			if fail {
+				return scan.Report{}, scan.Errorf(scan.EUnavailable, "database down")
+			}
+			return scan.Report{Dependencies: []scan.Dependency{{Name: "flask", Version: "0.12", CVEs: []string{"CVE-2018-1000656"},
+				CVECount: 1, HighestCVSSScore: &score, CVEIDForHighestCVSSScore: "CVE-2018-1000656"}}}, nil
+		},
+	}
+	c := newServer(t, ui.Config{}, svc)
+	r := c.get("/ui/scans/id-1")
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.body, "<td>CVE-2018-1000656</td><td>flask</td><td>0.12</td><td>high</td><td>7.5</td>") {
+		t.Errorf("the detail page has no CVE table:\n%s", r.body)
+	}
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	r = c.get("/ui/scans/id-1")
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(r.body, "The report&#39;s CVEs could not be read just now") || strings.Contains(r.body, "<table class=\"cves\">") {
+		t.Errorf("a report that cannot be read: the page should say so and show no table")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 2 || asked[0] != "id-1" {
+		t.Errorf("Report asked for %q, want id-1 twice", asked)
+	}
+}

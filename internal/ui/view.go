@@ -25,8 +25,7 @@ type row struct {
 	// nothing.
 	GitURLLink bool   `json:"git_url_link"`
 	GitSHA     string `json:"git_sha"`
-	// Source is where the labels were read (daemon, registry); empty until
-	// records carry it.
+	// Source is where the labels were read (daemon, registry).
 	Source    string    `json:"source,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	Duration  string    `json:"duration"`
@@ -36,29 +35,51 @@ type row struct {
 	Answer        string `json:"answer"`
 	AnswerIsError bool   `json:"answer_is_error"`
 	// Report is the state of the report follow-up, when the record has
-	// one (nil until records carry it).
+	// one (a scan that never reached the server has none).
 	Report *reportView `json:"report,omitempty"`
 }
 
 // reportView is the report follow-up of a scan: its state and, once ready,
 // its summary and CVEs.
 type reportView struct {
-	State   string    `json:"state"`
-	LastTry time.Time `json:"last_try"`
-	Summary string    `json:"summary,omitempty"`
-	CVEs    []cveRow  `json:"-"`
+	State string `json:"state"`
+	// Final is false while the follow-up still asks the server.
+	Final bool `json:"-"`
+	Tries int  `json:"-"`
+	// LastTry, NextTry and Deadline are zero when the record has none.
+	LastTry   time.Time `json:"-"`
+	NextTry   time.Time `json:"-"`
+	Deadline  time.Time `json:"-"`
+	Message   string    `json:"-"`
+	ScannedAt string    `json:"-"`
+	// Summary is the report's counts in a sentence, once it is ready.
+	Summary string `json:"summary,omitempty"`
+	// CVEs are the report's CVEs, worst first by dependency, at most
+	// maxCVERows of them; MoreCVEs counts those left out, and CVEProblem
+	// says why there is no table when the report could not be read.
+	CVEs       []cveRow `json:"-"`
+	MoreCVEs   int      `json:"-"`
+	CVEProblem string   `json:"-"`
 }
 
-// cveRow is one line of a report's CVE table.
+// maxCVERows bounds the detail page's CVE table; the whole report is at
+// GET /scan/{id}/report.
+const maxCVERows = 200
+
+// cveRow is one line of a report's CVE table. CVSS is empty for the CVEs
+// the server does not score (it sends only each dependency's highest).
 type cveRow struct {
-	ID, Package, Version, Severity string
-	CVSS                           float64
+	ID, Package, Version, Severity, CVSS string
 }
 
-// delivery is one attempt to deliver a record to a callback URL.
+// delivery is one attempt to deliver a scan's notification to its
+// callback URL, or a notification not tried yet (At zero).
 type delivery struct {
+	Event string
+	URL   string
+	// State is the notification's: pending, delivered or failed.
+	State  string
 	At     time.Time
-	URL    string
 	Status int
 	Error  string
 }
@@ -94,7 +115,57 @@ func newRow(rec scan.Record, now time.Time) row {
 		r.GitSHA = res.ScanResults.GitSHA
 	}
 	r.Answer, r.AnswerIsError = answer(rec)
+	if rep := rec.Report; rep != nil {
+		r.Report = newReportView(*rep)
+	}
 	return r
+}
+
+func newReportView(rep scan.ReportStatus) *reportView {
+	v := &reportView{State: string(rep.State), Final: rep.State.Final(), Tries: rep.Tries, Message: rep.Message, ScannedAt: rep.ScannedAt}
+	for dst, src := range map[*time.Time]*time.Time{&v.LastTry: rep.LastTryAt, &v.NextTry: rep.NextTryAt, &v.Deadline: rep.Deadline} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	if s := rep.Summary; s != nil {
+		v.Summary = summarySentence(*s)
+	}
+	return v
+}
+
+// summarySentence puts a report's counts in words.
+func summarySentence(s scan.ReportSummary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d dependencies, %d of them vulnerable, %d CVEs", s.Dependencies, s.VulnerableDependencies, s.CVEs)
+	if s.CVEs > 0 {
+		c := s.BySeverity
+		fmt.Fprintf(&b, " (critical %d, high %d, medium %d, low %d, none %d, unscored %d)", c.Critical, c.High, c.Medium, c.Low, c.None, c.Unknown)
+	}
+	b.WriteString(".")
+	if s.HighestCVSSScore != nil && s.HighestCVE != "" {
+		fmt.Fprintf(&b, " Worst: %s (CVSS %.1f, %s) in %s.", s.HighestCVE, *s.HighestCVSSScore, s.HighestSeverity, s.HighestDependency)
+	}
+	return b.String()
+}
+
+// cveRows lists a report's CVEs, each dependency's worst first, up to
+// maxCVERows, and how many were left out.
+func cveRows(r scan.Report) (rows []cveRow, more int) {
+	for _, d := range r.Dependencies {
+		for _, c := range d.CVEList() {
+			if len(rows) == maxCVERows {
+				more++
+				continue
+			}
+			row := cveRow{ID: c.ID, Package: d.Name, Version: d.Version, Severity: string(c.Severity)}
+			if c.Score != nil {
+				row.CVSS = fmt.Sprintf("%.1f", *c.Score)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, more
 }
 
 // answer is what a person wants to know about a scan's outcome: the
@@ -194,6 +265,7 @@ func newDetail(rec scan.Record, now time.Time) detail {
 		{Name: "updated_at", Time: &rec.UpdatedAt},
 		{Name: "started_at", Time: rec.StartedAt},
 		{Name: "finished_at", Time: rec.FinishedAt},
+		{Name: "callback_url", Value: rec.CallbackURL},
 	}
 	if rec.Result != nil {
 		d.Result = prettyJSON(rec.Result)
@@ -201,6 +273,14 @@ func newDetail(rec scan.Record, now time.Time) detail {
 	}
 	if len(d.Errors) == 0 && rec.LastError != "" {
 		d.Errors = []string{rec.LastError}
+	}
+	for _, cb := range rec.Callbacks {
+		if len(cb.Attempts) == 0 {
+			d.Deliveries = append(d.Deliveries, delivery{Event: cb.Event, URL: cb.URL, State: cb.State})
+		}
+		for _, a := range cb.Attempts {
+			d.Deliveries = append(d.Deliveries, delivery{Event: cb.Event, URL: cb.URL, State: cb.State, At: a.At, Status: a.Status, Error: a.Error})
+		}
 	}
 	return d
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -45,34 +46,67 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
-// TestReportAndDeliveriesRender renders the parts of the detail page that
-// records will fill once they carry a report and callback deliveries: the
-// template has their place already, escaped like everything else.
-func TestReportAndDeliveriesRender(t *testing.T) {
-	h := New(Config{}, nil).(*handler)
+// A record's report and callback deliveries show on its detail page, and
+// the report's state on its row; every value escaped like the rest.
+func TestReportAndDeliveriesShow(t *testing.T) {
 	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	d := detailData{detail: detail{
-		Row: row{ID: "id-1", Image: "a:1", Status: "succeeded", Final: true, Report: &reportView{
-			State: "ready", LastTry: at, Summary: "3 dependencies, 2 CVEs <b>",
-			CVEs: []cveRow{{ID: "CVE-2024-0001", Package: "lodash", Version: "4.17.0", Severity: "high", CVSS: 7.5}},
-		}},
-		Deliveries: []delivery{{At: at, URL: "https://hooks.example/x", Status: 204}, {At: at, URL: "https://hooks.example/x", Error: "connection refused"}},
-	}}
-	rec := httptest.NewRecorder()
-	h.render(rec, httptest.NewRequest("GET", "/ui/scans/id-1", nil), 200, "detail", d)
-	body := rec.Body.String()
+	score := 9.8
+	rec := scan.Record{
+		ID: "id-1", Image: "a:1", ScanType: scan.ScanTypeRegister, Status: scan.StatusSucceeded,
+		CreatedAt: at, UpdatedAt: at, MaxAttempts: 3, CallbackURL: "https://hooks.example/x",
+		Report: &scan.ReportStatus{State: scan.ReportReady, Tries: 2, LastTryAt: &at, ScannedAt: "2026-11-29 <b>",
+			Summary: &scan.ReportSummary{Dependencies: 3, VulnerableDependencies: 1, CVEs: 2,
+				BySeverity:       scan.SeverityCounts{Critical: 1, Unknown: 1},
+				HighestCVSSScore: &score, HighestCVE: "CVE-2024-0001", HighestSeverity: scan.SeverityCritical, HighestDependency: "lodash:4.17.0"}},
+		Callbacks: []scan.Callback{
+			{Event: scan.EventScanFinal, URL: "https://hooks.example/x", State: "delivered", CreatedAt: at, Attempts: []scan.CallbackAttempt{
+				{At: at, Error: "connection refused"}, {At: at.Add(time.Minute), Status: 204}}},
+			{Event: scan.EventReportFinal, URL: "https://hooks.example/x", State: "pending", CreatedAt: at},
+		},
+	}
+	if r := newRow(rec, at); r.Report == nil || r.Report.State != "ready" {
+		t.Fatalf("the row's report: %+v, want state ready", r.Report)
+	}
+	d := newDetail(rec, at)
+	if len(d.Deliveries) != 3 {
+		t.Errorf("%d delivery lines, want one per attempt and one for the notification not tried yet: %+v", len(d.Deliveries), d.Deliveries)
+	}
+	d.Row.Report.CVEs, d.Row.Report.MoreCVEs = cveRows(scan.Report{Dependencies: []scan.Dependency{
+		{Name: "lodash", Version: "4.17.0", CVEs: []string{"CVE-2024-0001", "CVE-2023-<9>"}, CVECount: 2, HighestCVSSScore: &score, CVEIDForHighestCVSSScore: "CVE-2024-0001"},
+		{Name: "left-pad", Version: "1.0.0", CVECount: 0},
+	}})
+	h := New(Config{}, nil).(*handler)
+	w := httptest.NewRecorder()
+	h.render(w, httptest.NewRequest("GET", "/ui/scans/id-1", nil), 200, "detail", detailData{detail: d})
+	body := w.Body.String()
 	for _, want := range []string{
-		"State: <strong>ready</strong>",
-		"3 dependencies, 2 CVEs &lt;b&gt;",
-		"<td>CVE-2024-0001</td><td>lodash</td><td>4.17.0</td><td>high</td><td>7.5</td>",
+		"<strong>ready</strong>",
+		"<td>2026-11-29 &lt;b&gt;</td>",
+		"3 dependencies, 1 of them vulnerable, 2 CVEs (critical 1, high 0, medium 0, low 0, none 0, unscored 1). Worst: CVE-2024-0001 (CVSS 9.8, critical) in lodash:4.17.0.",
+		"<td>CVE-2024-0001</td><td>lodash</td><td>4.17.0</td><td>critical</td><td>9.8</td>",
+		"<td>CVE-2023-&lt;9&gt;</td><td>lodash</td><td>4.17.0</td><td>unknown</td><td></td>",
 		"Callback deliveries",
-		"<td>204</td>",
-		`<span class="error-text">connection refused</span>`,
+		`<td>scan.final</td><td>https://hooks.example/x</td><td><span class="error-text">connection refused</span></td><td>delivered</td>`,
+		`<td>204</td><td>delivered</td>`,
+		`<td>not tried yet</td><td>report.final</td>`,
+		`<th scope="row">callback_url</th><td>https://hooks.example/x</td>`,
 		`datetime="2026-11-29T12:00:00Z" title="2026-11-29 12:00:00 UTC"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the detail page lacks %s", want)
 		}
+	}
+}
+
+// The CVE table is bounded; the rest are counted.
+func TestCVERowsBounded(t *testing.T) {
+	ids := make([]string, maxCVERows+5)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("CVE-2024-%04d", i)
+	}
+	rows, more := cveRows(scan.Report{Dependencies: []scan.Dependency{{Name: "big", Version: "1", CVEs: ids, CVECount: len(ids)}}})
+	if len(rows) != maxCVERows || more != 5 {
+		t.Errorf("%d rows and %d more, want %d and 5", len(rows), more, maxCVERows)
 	}
 }
 
