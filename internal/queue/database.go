@@ -83,7 +83,7 @@ func parseDatabaseURL(raw, dataDir string) (dbTarget, error) {
 // Transactions begin IMMEDIATE, taking the write lock at once: a deferred
 // transaction that reads and then writes can fail with SQLITE_BUSY when
 // another process wrote meanwhile, and the busy timeout cannot help it.
-const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 func openDB(ctx context.Context, t dbTarget, workers int) (*sql.DB, error) {

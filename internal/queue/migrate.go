@@ -152,20 +152,9 @@ func (s *Store) migrate(ctx context.Context, riverDriver riverdriver.Driver[*sql
 	if err != nil {
 		return fmt.Errorf("store: queue migrator: %w", err)
 	}
-	// Two processes opening one new SQLite file at once can both see a
-	// version as missing; the loser's step fails and a second pass finds
-	// the work done.
-	tries := 1
-	if s.dialect == dialectSQLite {
-		tries = 3
-	}
-	var res *rivermigrate.MigrateResult
-	for i := 1; ; i++ {
-		res, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		if err == nil || i >= tries || ctx.Err() != nil {
-			break
-		}
-	}
+	// On SQLite, Open holds a file lock beside the database around this,
+	// so processes opening one file at once migrate one after the other.
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
 		return fmt.Errorf("store: migrate the queue tables: %w", err)
 	}

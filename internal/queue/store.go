@@ -200,6 +200,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("store: create data directory: %w", err)
 		}
 	}
+	if target.dialect == dialectSQLite {
+		// Processes opening one SQLite file at once take turns until its
+		// tables are migrated: switching a new file to WAL and River's
+		// migrator both fail with SQLITE_BUSY rather than wait when
+		// another process is at the same step.
+		unlock, err := lockFile(ctx, target.path+".lock")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	db, err := openDB(ctx, target, cfg.Workers)
 	if err != nil {
 		return nil, err
