@@ -50,6 +50,9 @@ type Config struct {
 	AllowedCallbacks AllowList
 	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the arrival of a request's body; zero means
+	// DefaultReadTimeout.
+	ReadTimeout time.Duration
 	// MaxWait bounds ?wait=; zero means DefaultMaxWait.
 	MaxWait time.Duration
 	// RetryAfter is the polling interval suggested with a 202; zero means
@@ -138,6 +141,9 @@ func New(cfg Config, svc scan.Service) http.Handler {
 func withDefaults(c Config) Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.MaxWait <= 0 {
 		c.MaxWait = DefaultMaxWait

@@ -59,6 +59,9 @@ func bodyError(err error) error {
 	if errors.As(err, &tooLarge) {
 		return scan.Errorf(EPayloadTooLarge, "the request body is over %d bytes", tooLarge.Limit)
 	}
+	if isTimeout(err) {
+		return scan.Errorf(ERequestTimeout, "the request body did not arrive in time")
+	}
 	return scan.Errorf(scan.EInvalid, "reading the request body: %v", err)
 }
 

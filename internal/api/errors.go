@@ -27,6 +27,8 @@ const (
 	EUnsupportedMediaType = "unsupported_media_type"
 	ESourceNotEnabled     = "source_not_enabled"
 	EHooksDisabled        = "hooks_disabled"
+	ERequestTimeout       = "request_timeout"
+	EHeaderTooLarge       = "header_too_large"
 )
 
 // statusOf maps every error code to its HTTP status: the one place where
@@ -48,6 +50,8 @@ var statusOf = map[string]int{
 	scan.EConflict:        http.StatusConflict,
 	EPayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	EUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	ERequestTimeout:       http.StatusRequestTimeout,
+	EHeaderTooLarge:       http.StatusRequestHeaderFieldsTooLarge,
 	scan.EQueueFull:       http.StatusTooManyRequests,
 	scan.EInternal:        http.StatusInternalServerError,
 	scan.EUnavailable:     http.StatusServiceUnavailable,

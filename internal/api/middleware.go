@@ -66,7 +66,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 			zerolog.Ctx(r.Context()).WithLevel(level).
 				Str("method", r.Method).
 				Str("route", route).
-				Str("path", r.URL.Path).
+				Str("path", logPath(r.URL.Path)).
 				Int("status", status).
 				Int("bytes", ww.BytesWritten()).
 				Float64("duration_ms", float64(elapsed.Microseconds())/1000).

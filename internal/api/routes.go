@@ -9,7 +9,7 @@ import (
 // routes lists the whole API. openapi.yaml describes the same routes; a test
 // checks that neither has one the other lacks.
 func (s *server) routes(r *chi.Mux) {
-	r.Use(s.requestID, s.observe, s.recoverPanics)
+	r.Use(s.bodyDeadline, s.requestID, s.observe, s.recoverPanics)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(s.handleMethodNotAllowed)
 

@@ -44,6 +44,7 @@ type Config struct {
 	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
 	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
 	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
+	ReadTimeout   time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"time a request's body may take to arrive; slower clients get 408 and are disconnected"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"30m" desc:"after a registration, how often the commit's report is asked for until it is final"`
 	ReportDeadline time.Duration `envconfig:"REPORT_DEADLINE" default:"24h" desc:"how long after the registration a report is asked for before it is timed_out"`
@@ -139,6 +140,7 @@ func (c *Config) check() error {
 		"RETRY_FOR":         c.RetryFor,
 		"JOB_TIMEOUT":       c.JobTimeout,
 		"SHUTDOWN_TIMEOUT":  c.ShutdownTimeout,
+		"READ_TIMEOUT":      c.ReadTimeout,
 	} {
 		if d < 0 {
 			return fmt.Errorf("configuration: %s_%s must not be negative", EnvPrefix, name)

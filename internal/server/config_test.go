@@ -28,7 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
 		Workers: 4, MaxAttempts: 250, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, RetryFor: time.Hour,
-		JobTimeout: time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute,
+		JobTimeout: time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute, ReadTimeout: 30 * time.Second,
 		ReportInterval: 30 * time.Minute, ReportDeadline: 24 * time.Hour,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info",
 		Source: "daemon", Platform: "linux/amd64", RegistryTimeout: 30 * time.Second,

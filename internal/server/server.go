@@ -134,6 +134,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		AllowedServers:   allowed,
 		AllowedCallbacks: allowedCallbacks,
 		MaxWait:          cfg.MaxWait,
+		ReadTimeout:      cfg.ReadTimeout,
 		Checks:           append([]api.Check{{Name: "store", Check: st.Ping}}, checks...),
 		Metrics:          m,
 		Log:              log,
@@ -153,6 +154,9 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		// Headers are a few hundred bytes; what is over this gets a 431
+		// in the API's error shape (api.Listener).
+		MaxHeaderBytes: maxHeaderBytes,
 		// WriteTimeout must outlast the longest ?wait=.
 		WriteTimeout: cfg.MaxWait + 30*time.Second,
 		IdleTimeout:  2 * time.Minute,
@@ -166,7 +170,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	logStart(log, cfg, ln.Addr().String(), st.Database())
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(api.Listener(ln)) }()
 
 	select {
 	case err := <-serveErr:
@@ -196,6 +200,9 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	log.Info().Msg("stopped")
 	return nil
 }
+
+// maxHeaderBytes bounds a request's header block.
+const maxHeaderBytes = 64 << 10
 
 func logStart(log zerolog.Logger, cfg Config, addr, database string) {
 	analyticsURL := ""
