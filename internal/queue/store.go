@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -205,6 +206,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// tables are migrated: switching a new file to WAL and River's
 		// migrator both fail with SQLITE_BUSY rather than wait when
 		// another process is at the same step.
+		if err := os.MkdirAll(filepath.Dir(target.path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: create the database directory: %w", err)
+		}
 		unlock, err := lockFile(ctx, target.path+".lock")
 		if err != nil {
 			return nil, err
