@@ -46,8 +46,9 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 
 	t.Run("ready", func(t *testing.T) {
 		r := anonymous.get("/readyz")
-		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"store":"ok"`) || !strings.Contains(string(r.body), `"docker":"ok"`) {
-			t.Errorf("/readyz: %d %s, want 200 with store and docker ok", r.status, r.body)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"store":"ok"`) || !strings.Contains(string(r.body), `"docker":"ok"`) ||
+			!strings.Contains(string(r.body), `"analytics":"ok"`) {
+			t.Errorf("/readyz: %d %s, want 200 with store, docker and analytics ok", r.status, r.body)
 		}
 	})
 

@@ -35,6 +35,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.Version = version.Get().Short()
 			err = server.Run(ctx, cfg, stderr)
 		}
+	case len(args) == 1 && (args[0] == "--dev" || args[0] == "-dev"):
+		var cfg server.Config
+		if cfg, err = server.LoadDevConfig(); err == nil {
+			cfg.Version = version.Get().Short()
+			cfg.DevOut = stdout
+			err = server.Run(ctx, cfg, stderr)
+		}
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		return exitOf(server.PrintUsage(stdout), stderr)
 	case args[0] == "-version" || args[0] == "--version" || args[0] == "version":

@@ -70,11 +70,22 @@ type Config struct {
 
 	// Version is the build's version, shown in logs and the User-Agent.
 	Version string `ignored:"true"`
+	// Dev is `server --dev` (see LoadDevConfig): an empty DataDir is a
+	// temporary directory, an empty AnalyticsURL an in-process emulator,
+	// and once listening the service writes to DevOut how to scan with it.
+	Dev    bool      `ignored:"true"`
+	DevOut io.Writer `ignored:"true"`
 }
 
 // usage is what `server --help` shows before the table of variables.
 const usage = `Usage:
   server              run the scan service (configured by the environment below)
+  server --dev        the same for trying it out, never for production: on
+                      127.0.0.1:8080 unless SCANNER_ADDR is set; SQLite in a
+                      temporary directory unless SCANNER_DATA_DIR or
+                      SCANNER_DATABASE_URL is set; without SCANNER_ANALYTICS_URL,
+                      an analytics emulator in the process; prints a curl
+                      command that scans an image
   server healthcheck [URL]
                       GET URL (default: /healthz on SCANNER_ADDR, at 127.0.0.1 when
                       it names no host) and exit 0 if it answers 200: the image has

@@ -54,6 +54,13 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 			return fmt.Errorf("configuration: %s_NOTIFY_SECRET: %w", EnvPrefix, err)
 		}
 	}
+	if cfg.Dev {
+		stopDev, err := devSetup(&cfg, log)
+		defer stopDev()
+		if err != nil {
+			return err
+		}
+	}
 
 	// Bind first: a port in use is the most common start-up failure and
 	// should be reported before anything else is opened.
@@ -71,6 +78,13 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	labelKeys, _ := scan.ParseLabelKeys(cfg.LabelKeys) // checked above
 
 	m := metrics.New()
+	// Not through the instrumented transport: readiness probes would mix
+	// with the scans' GETs of reports in its histogram.
+	analyticsReady, err := analyticsCheck(cfg, nil)
+	if err != nil {
+		return fmt.Errorf("analytics readiness: %w", err)
+	}
+	checks = append(checks, analyticsReady)
 	scanners := &scannerSet{cfg: cfg, sources: sources, labelKeys: labelKeys, metrics: m, log: log}
 	if cfg.AnalyticsURL == "" {
 		log.Warn().Msg(EnvPrefix + "_ANALYTICS_URL is not set: scans will fail until it is")
@@ -168,6 +182,9 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	logStart(log, cfg, ln.Addr().String(), st.Database())
+	if cfg.Dev && cfg.DevOut != nil {
+		printDevHint(ctx, cfg.DevOut, cfg, ln.Addr().String(), sources)
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(api.Listener(ln)) }()
