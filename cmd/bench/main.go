@@ -24,6 +24,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 func main() {
@@ -142,6 +144,10 @@ func cmp(v, def int) int {
 // run is the whole program; main only wires it to the process, so that the
 // test runs the suite in-process. It returns the figures it printed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (*results, error) {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		_, err := fmt.Fprintln(stdout, "bench", version.Get())
+		return nil, err
+	}
 	o, err := parseOptions(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil, nil

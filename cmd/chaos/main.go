@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/version"
 )
 
 func main() {
@@ -49,6 +51,10 @@ var scenarioNames = []string{"crash-sqlite", "crash-postgres", "outage-refused",
 // run is the whole program; it returns the exit status: 0 all expectations
 // met, 1 some missed, 2 usage error or a prerequisite missing.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(stdout, "chaos", version.Get())
+		return 0
+	}
 	rows, err := runHarness(ctx, args, getenv, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "chaos:", err)

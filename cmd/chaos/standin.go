@@ -189,6 +189,9 @@ func (s *standin) handle(w http.ResponseWriter, r *http.Request) {
 		s.reports++
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"success": true, "summary": "error recorded"})
+	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/readiness"):
+		// The service's /readyz asks this (as the real server's).
+		writeJSON(w, http.StatusOK, map[string]any{})
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]any{"success": false, "summary": "no such endpoint"})
 	}
