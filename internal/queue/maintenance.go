@@ -126,16 +126,8 @@ func (s *Store) failAbandoned(ctx context.Context) (int, error) {
 // the worker would have done at the end of its last attempt.
 func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) {
 	now := s.now()
-	var failed bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		failed, err = changedOne(ctx, tx, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
-			WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
-		if err != nil || !failed {
-			return err
-		}
-		return s.insertCallbacks(ctx, tx, id, scan.EventScanFinal)
-	})
+	failed, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'failed', last_error = $1, finished_at = $2, updated_at = $2
+		WHERE id = $3 AND status IN `+activeStatuses, errAbandoned.Error(), micros(now), id)
 	if err != nil {
 		return false, fmt.Errorf("store: fail abandoned scan %s: %w", id, err)
 	}
@@ -171,8 +163,9 @@ func (s *Store) failAbandonedScan(ctx context.Context, id string) (bool, error) 
 	return true, nil
 }
 
-// storeResult sets the result of a scan already made final and, when report
-// is set, queues its error report in the same transaction.
+// storeResult sets the result of a scan already made final and queues its
+// notifications and, when report is set, its error report in the same
+// transaction.
 func (s *Store) storeResult(ctx context.Context, id string, result scan.Result, report bool) error {
 	doc, lastError, err := s.encodeResult(result)
 	if err != nil {
@@ -184,9 +177,12 @@ func (s *Store) storeResult(ctx context.Context, id string, result scan.Result, 
 			return err
 		}
 		if report {
-			return s.queueReport(ctx, tx, id)
+			if err := s.queueReport(ctx, tx, id); err != nil {
+				return err
+			}
 		}
-		return nil
+		// With the result, so that the notification carries it.
+		return s.insertCallbacks(ctx, tx, id, scan.EventScanFinal)
 	})
 	if err != nil {
 		return fmt.Errorf("store: record the result of scan %s: %w", id, err)
