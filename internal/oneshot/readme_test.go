@@ -43,7 +43,7 @@ func TestREADMEMatchesHelp(t *testing.T) {
 	readmetest.Compare(t, "exit code", readmetest.Table(t, readme, "exit code"), codes)
 
 	// Exit 2 is not a bad SERVER: that is a result saying so, with exit 0.
-	if row := regexp.MustCompile("(?m)^\\| 2 \\|.*$").FindString(readme); !strings.Contains(row, "`SERVER`") || !strings.Contains(row, "exit 0") {
+	if row := regexp.MustCompile(`(?m)^\| 2 \|.*$`).FindString(readme); !strings.Contains(row, "`SERVER`") || !strings.Contains(row, "exit 0") {
 		t.Errorf("the README's exit 2 row does not say that a bad SERVER exits 0: %q", row)
 	}
 }
