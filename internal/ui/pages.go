@@ -128,10 +128,12 @@ type listData struct {
 	Rows       []row
 	Status     string
 	Image      string
+	Report     string
 	Cursor     string
 	NextURL    string
 	FirstURL   string
 	Statuses   []scan.Status
+	Reports    []scan.ReportState
 	ScanTypes  []string
 	Sources    []string
 	Form       submitForm
@@ -156,8 +158,10 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 		pageData:  h.pageData(r, "Scans"),
 		Status:    q.Get("status"),
 		Image:     strings.TrimSpace(q.Get("image")),
+		Report:    q.Get("report"),
 		Cursor:    q.Get("cursor"),
 		Statuses:  scan.Statuses,
+		Reports:   scan.ReportStates,
 		ScanTypes: h.cfg.ScanTypes,
 		Sources:   h.cfg.Sources,
 		Form:      form,
@@ -165,6 +169,10 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	if d.Status != "" && !scan.Status(d.Status).Valid() {
 		d.FilterNote = "There is no status " + quoted(d.Status) + "; showing every status."
 		d.Status = ""
+	}
+	if d.Report != "" && !scan.ReportState(d.Report).Valid() {
+		d.FilterNote = "There is no report state " + quoted(d.Report) + "; showing every scan."
+		d.Report = ""
 	}
 	switch {
 	case q.Get("submitted") != "":
@@ -176,7 +184,7 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 	}
 	ctx, cancel := h.call(r)
 	defer cancel()
-	p, err := h.svc.List(ctx, scan.Filter{Image: d.Image, Status: scan.Status(d.Status), Limit: h.cfg.PageSize, Cursor: d.Cursor})
+	p, err := h.svc.List(ctx, scan.Filter{Image: d.Image, Status: scan.Status(d.Status), Report: scan.ReportState(d.Report), Limit: h.cfg.PageSize, Cursor: d.Cursor})
 	if err != nil {
 		h.serviceError(w, r, err)
 		return
@@ -188,9 +196,9 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 		d.HasReport = d.HasReport || r.Report != nil
 		d.Rows = append(d.Rows, r)
 	}
-	d.FirstURL = listURL(d.Status, d.Image, "")
+	d.FirstURL = listURL(d.Status, d.Image, d.Report, "")
 	if p.NextCursor != "" {
-		d.NextURL = listURL(d.Status, d.Image, p.NextCursor)
+		d.NextURL = listURL(d.Status, d.Image, d.Report, p.NextCursor)
 	}
 	d.Chart = h.buildChart(ctx, now)
 	h.render(w, r, status, "list", d)
@@ -213,13 +221,16 @@ func (h *handler) chartFragment(w http.ResponseWriter, r *http.Request) {
 }
 
 // listURL is a list page's address with its filters.
-func listURL(status, image, cursor string) string {
+func listURL(status, image, report, cursor string) string {
 	v := url.Values{}
 	if status != "" {
 		v.Set("status", status)
 	}
 	if image != "" {
 		v.Set("image", image)
+	}
+	if report != "" {
+		v.Set("report", report)
 	}
 	if cursor != "" {
 		v.Set("cursor", cursor)
@@ -275,7 +286,11 @@ func (h *handler) rowsJSON(w http.ResponseWriter, r *http.Request) {
 		if !st.Valid() {
 			st = ""
 		}
-		p, err := h.svc.List(ctx, scan.Filter{Image: strings.TrimSpace(q.Get("image")), Status: st, Limit: 1})
+		rs := scan.ReportState(q.Get("report"))
+		if !rs.Valid() {
+			rs = ""
+		}
+		p, err := h.svc.List(ctx, scan.Filter{Image: strings.TrimSpace(q.Get("image")), Status: st, Report: rs, Limit: 1})
 		if err != nil {
 			h.jsonServiceError(w, r, err)
 			return

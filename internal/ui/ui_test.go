@@ -730,3 +730,37 @@ func TestDetailReadsTheReport(t *testing.T) {
 		t.Errorf("Report asked for %q, want id-1 twice", asked)
 	}
 }
+
+// The list filters by report state too, keeps it across pages and in the
+// script's poll, and says so when a state does not exist.
+func TestReportFilter(t *testing.T) {
+	var mu sync.Mutex
+	var got []scan.Filter
+	svc := &apitest.Service{ListFn: func(_ context.Context, f scan.Filter) (scan.Page, error) {
+		mu.Lock()
+		got = append(got, f)
+		mu.Unlock()
+		return scan.Page{Scans: []scan.Record{record("id-1", "a:1", scan.StatusSucceeded)}, NextCursor: "c1"}, nil
+	}}
+	c := newServer(t, ui.Config{PageSize: 5}, svc)
+	r := c.get("/ui/?report=pending")
+	wantStatus(t, r, http.StatusOK)
+	for _, want := range []string{`<option value="pending" selected>pending</option>`, `href="/ui/?cursor=c1&amp;report=pending"`, `data-report="pending"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the list filtered by report lacks %s", want)
+		}
+	}
+	r = c.get("/ui/?report=bogus")
+	if !strings.Contains(r.body, "There is no report state &#34;bogus&#34;") {
+		t.Errorf("an unknown report state is not said")
+	}
+	c.get("/ui/rows.json?first=1&report=ready")
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0] != (scan.Filter{Report: scan.ReportPending, Limit: 5}) {
+		t.Errorf("List got %+v, want the report filter", got[0])
+	}
+	if last := got[len(got)-1]; last != (scan.Filter{Report: scan.ReportReady, Limit: 1}) {
+		t.Errorf("the poll's List got %+v, want the report filter", last)
+	}
+}

@@ -119,6 +119,7 @@
       params.set('first', '1');
       if (table.getAttribute('data-status')) { params.set('status', table.getAttribute('data-status')); }
       if (table.getAttribute('data-image')) { params.set('image', table.getAttribute('data-image')); }
+      if (table.getAttribute('data-report')) { params.set('report', table.getAttribute('data-report')); }
     }
     if (!params.has('id') && !first) { return Promise.resolve(); }
     return fetchRows(params).then(function (body) {
