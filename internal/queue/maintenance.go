@@ -32,6 +32,9 @@ func (s *Store) maintain(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Info().Int64("removed", n).Str("retention", s.cfg.Retention.String()).Msg("pruned old scans")
 		}
+		if err := s.pruneRegistrations(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("pruning old registrations failed")
+		}
 		if n, err := s.failAbandoned(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("failing abandoned scans failed")
 		} else if n > 0 {
@@ -43,6 +46,22 @@ func (s *Store) maintain(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// pruneRegistrations deletes the registrations that stand for nothing any
+// more: registered longer than ReregisterAfter ago, or claims left behind.
+func (s *Store) pruneRegistrations(ctx context.Context) error {
+	if s.cfg.ReregisterAfter < 0 {
+		return nil
+	}
+	now := s.now()
+	_, err := s.db.ExecContext(ctx, `DELETE FROM registrations WHERE registered_at < $1
+		OR (registered_at IS NULL AND claimed_at < $2)`,
+		micros(now.Add(-s.cfg.ReregisterAfter)), micros(now.Add(-2*s.claimHold())))
+	if err != nil {
+		return fmt.Errorf("store: prune registrations: %w", err)
+	}
+	return nil
 }
 
 // prune deletes the final records older than the retention period.

@@ -42,6 +42,7 @@ const (
 	DefaultRetryFor            = time.Hour
 	DefaultJobTimeout          = time.Minute
 	DefaultDeadAfter           = 20 * time.Second
+	DefaultReregisterAfter     = 24 * time.Hour
 	DefaultRetention           = 30 * 24 * time.Hour
 	DefaultMaxQueueDepth       = 1000
 	DefaultMaintenanceInterval = time.Minute
@@ -94,6 +95,11 @@ type Config struct {
 	// Retention is how long final records are kept (default 30 days; 0
 	// means the default, a negative value keeps them forever).
 	Retention time.Duration
+	// ReregisterAfter is how long a successful registration of a server,
+	// repository and commit stands for later scans of the same, which
+	// then send nothing (default 24h; negative: every scan registers,
+	// and scans of one commit may register at the same time).
+	ReregisterAfter time.Duration
 	// MaxQueueDepth is how many scans may be not yet final before Submit
 	// answers scan.EQueueFull (default 1000). The check is not serialised
 	// across concurrent submissions, so the depth may overshoot it by the
@@ -136,6 +142,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.RetryFor, DefaultRetryFor)
 	setDefault(&c.JobTimeout, DefaultJobTimeout)
 	setDefault(&c.DeadAfter, DefaultDeadAfter)
+	setDefault(&c.ReregisterAfter, DefaultReregisterAfter)
 	setDefault(&c.Retention, DefaultRetention)
 	setDefault(&c.MaxQueueDepth, DefaultMaxQueueDepth)
 	setDefault(&c.MaintenanceInterval, DefaultMaintenanceInterval)

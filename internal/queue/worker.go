@@ -99,6 +99,11 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return s.finish(ctx, job, r.Server, &scan.Scanner{Now: s.cfg.Now, Log: s.log}, a, log)
 	}
 
+	if scanner.Registrar != nil && s.cfg.ReregisterAfter >= 0 {
+		once := *scanner // scanners are shared between workers
+		once.Registrar = &onceRegistrar{Registrar: scanner.Registrar, s: s, scanID: id}
+		scanner = &once
+	}
 	a := scanner.Attempt(ctx, target)
 	elapsed := a.Finished.Sub(a.Started)
 	if a.Succeeded() {

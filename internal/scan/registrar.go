@@ -27,6 +27,9 @@ type Response struct {
 	StatusCode int
 	// Summary is the server's own text, bounded.
 	Summary string
+	// Prior is set when nothing was sent: an earlier registration of the
+	// same repository and commit stands for this one.
+	Prior *PriorRegistration
 }
 
 // ReportAnswer is the server's answer to a report request that did not

@@ -82,6 +82,17 @@ type ScanResults struct {
 type ServerResponse struct {
 	Status  int    `json:"status"`
 	Summary string `json:"summary,omitempty"`
+	// RegisteredBy names the earlier scan whose registration of the same
+	// repository and commit this one relied on, instead of sending it
+	// again (the service's SCANNER_REREGISTER_AFTER).
+	RegisteredBy *PriorRegistration `json:"registered_by,omitempty"`
+}
+
+// PriorRegistration is an earlier, successful registration of the same
+// server, repository and commit.
+type PriorRegistration struct {
+	ScanID       string    `json:"scan_id"`
+	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // FailureSummary builds the Summary of a failed scan: every error, in order,

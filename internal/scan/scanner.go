@@ -319,7 +319,7 @@ func (s *Scanner) Finish(ctx context.Context, a *Attempt) Result {
 	}
 	switch {
 	case a.Response != nil:
-		r.ServerResponse = &ServerResponse{Status: a.Response.StatusCode, Summary: a.Response.Summary}
+		r.ServerResponse = &ServerResponse{Status: a.Response.StatusCode, Summary: a.Response.Summary, RegisteredBy: a.Response.Prior}
 	case a.Report != nil:
 		r.ServerResponse = &ServerResponse{Status: a.Report.StatusCode, Summary: a.Report.Message}
 	case a.ServerStatus() != 0:

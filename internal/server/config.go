@@ -35,16 +35,17 @@ type Config struct {
 	AnalyticsTimeout      time.Duration `envconfig:"ANALYTICS_TIMEOUT" default:"15s" desc:"timeout of each request to the analytics server"`
 	AllowedServers        []string      `envconfig:"ALLOWED_SERVERS" desc:"comma-separated analytics URLs a request may choose with \"server\"; empty: none"`
 
-	Workers       int           `envconfig:"WORKERS" default:"4" desc:"scans this replica runs at once"`
-	MaxAttempts   int           `envconfig:"MAX_ATTEMPTS" default:"250" desc:"cap on the tries of a scan failing transiently (RETRY_FOR is the budget that normally ends them)"`
-	RetryBase     time.Duration `envconfig:"RETRY_BASE" default:"2s" desc:"first retry delay; doubles, with jitter, up to RETRY_MAX"`
-	RetryMax      time.Duration `envconfig:"RETRY_MAX" default:"30s" desc:"longest retry delay: a scan waiting out an outage finishes within about this long of its end"`
-	RetryFor      time.Duration `envconfig:"RETRY_FOR" default:"1h" desc:"time budget of a scan failing transiently, and of its error report: no new try starts once this long has passed since the first"`
-	JobTimeout    time.Duration `envconfig:"JOB_TIMEOUT" default:"1m" desc:"time limit of one scan attempt (an inspection, bounded at 30 s, and one analytics request)"`
-	Retention     time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
-	MaxQueueDepth int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
-	MaxWait       time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
-	ReadTimeout   time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"time a request's body may take to arrive; slower clients get 408 and are disconnected"`
+	Workers         int           `envconfig:"WORKERS" default:"4" desc:"scans this replica runs at once"`
+	MaxAttempts     int           `envconfig:"MAX_ATTEMPTS" default:"250" desc:"cap on the tries of a scan failing transiently (RETRY_FOR is the budget that normally ends them)"`
+	RetryBase       time.Duration `envconfig:"RETRY_BASE" default:"2s" desc:"first retry delay; doubles, with jitter, up to RETRY_MAX"`
+	RetryMax        time.Duration `envconfig:"RETRY_MAX" default:"30s" desc:"longest retry delay: a scan waiting out an outage finishes within about this long of its end"`
+	RetryFor        time.Duration `envconfig:"RETRY_FOR" default:"1h" desc:"time budget of a scan failing transiently, and of its error report: no new try starts once this long has passed since the first"`
+	ReregisterAfter time.Duration `envconfig:"REREGISTER_AFTER" default:"24h" desc:"a repository and commit registered with a server within this long is not sent again: the scan succeeds naming that registration (0: every scan registers)"`
+	JobTimeout      time.Duration `envconfig:"JOB_TIMEOUT" default:"1m" desc:"time limit of one scan attempt (an inspection, bounded at 30 s, and one analytics request)"`
+	Retention       time.Duration `envconfig:"RETENTION" default:"720h" desc:"how long finished scan records are kept"`
+	MaxQueueDepth   int           `envconfig:"MAX_QUEUE_DEPTH" default:"1000" desc:"unfinished scans beyond which POST /scan answers 429"`
+	MaxWait         time.Duration `envconfig:"MAX_WAIT" default:"60s" desc:"longest ?wait= a client may ask for"`
+	ReadTimeout     time.Duration `envconfig:"READ_TIMEOUT" default:"30s" desc:"time a request's body may take to arrive; slower clients get 408 and are disconnected"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"30m" desc:"after a registration, how often the commit's report is asked for until it is final"`
 	ReportDeadline time.Duration `envconfig:"REPORT_DEADLINE" default:"24h" desc:"how long after the registration a report is asked for before it is timed_out"`
@@ -149,6 +150,7 @@ func (c *Config) check() error {
 		"RETRY_BASE":        c.RetryBase,
 		"RETRY_MAX":         c.RetryMax,
 		"RETRY_FOR":         c.RetryFor,
+		"REREGISTER_AFTER":  c.ReregisterAfter,
 		"JOB_TIMEOUT":       c.JobTimeout,
 		"SHUTDOWN_TIMEOUT":  c.ShutdownTimeout,
 		"READ_TIMEOUT":      c.ReadTimeout,

@@ -27,7 +27,7 @@ func loadWith(t *testing.T, vars map[string]string) (Config, error) {
 func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Addr: ":8080", DataDir: "data", AnalyticsTimeout: 15 * time.Second,
-		Workers: 4, MaxAttempts: 250, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, RetryFor: time.Hour,
+		Workers: 4, MaxAttempts: 250, RetryBase: 2 * time.Second, RetryMax: 30 * time.Second, RetryFor: time.Hour, ReregisterAfter: 24 * time.Hour,
 		JobTimeout: time.Minute, Retention: 720 * time.Hour, MaxQueueDepth: 1000, MaxWait: time.Minute, ReadTimeout: 30 * time.Second,
 		ReportInterval: 30 * time.Minute, ReportDeadline: 24 * time.Hour,
 		ShutdownTimeout: 30 * time.Second, LogLevel: "info",

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,24 +92,26 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 
 	st, err := queue.Open(ctx, queue.Config{
-		DatabaseURL:    cfg.DatabaseURL,
-		DataDir:        cfg.DataDir,
-		Workers:        cfg.Workers,
-		MaxAttempts:    cfg.MaxAttempts,
-		RetryBase:      cfg.RetryBase,
-		RetryMax:       cfg.RetryMax,
-		RetryFor:       cfg.RetryFor,
-		JobTimeout:     cfg.JobTimeout,
-		Retention:      cfg.Retention,
-		MaxQueueDepth:  cfg.MaxQueueDepth,
-		ScannerFor:     scanners.forServer,
-		Scrub:          scrub,
-		ReportInterval: cfg.ReportInterval,
-		ReportDeadline: cfg.ReportDeadline,
-		Notifier:       notifier,
-		NotifyURL:      cfg.NotifyURL,
-		Metrics:        m,
-		Log:            log,
+		DatabaseURL: cfg.DatabaseURL,
+		DataDir:     cfg.DataDir,
+		Workers:     cfg.Workers,
+		MaxAttempts: cfg.MaxAttempts,
+		RetryBase:   cfg.RetryBase,
+		RetryMax:    cfg.RetryMax,
+		RetryFor:    cfg.RetryFor,
+		// The store's zero means its default; the variable's 0 means off.
+		ReregisterAfter: cmp.Or(cfg.ReregisterAfter, -1),
+		JobTimeout:      cfg.JobTimeout,
+		Retention:       cfg.Retention,
+		MaxQueueDepth:   cfg.MaxQueueDepth,
+		ScannerFor:      scanners.forServer,
+		Scrub:           scrub,
+		ReportInterval:  cfg.ReportInterval,
+		ReportDeadline:  cfg.ReportDeadline,
+		Notifier:        notifier,
+		NotifyURL:       cfg.NotifyURL,
+		Metrics:         m,
+		Log:             log,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
