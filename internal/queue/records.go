@@ -137,6 +137,29 @@ func imageKey(ref string) string {
 	return reference.TagNameOnly(named).String()
 }
 
+// resolveTimeout bounds the lookup of an image's id at submission: it is
+// only worth doing when cheap, and a daemon that is slow to answer is
+// better left to the worker, which retries.
+const resolveTimeout = 2 * time.Second
+
+// submitKey is the key a submission is deduplicated under: the image's id
+// when ResolveImage finds it (so that its name, its full id, its sha256:
+// id and its id prefixes make one scan), else the reference's own key.
+func (s *Store) submitKey(ctx context.Context, req scan.Request) string {
+	if s.cfg.ResolveImage == nil {
+		return imageKey(req.Image)
+	}
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	id, err := s.cfg.ResolveImage(rctx, req.Source, req.Image)
+	if err != nil || !scan.LooksLikeID(id) || len(strings.TrimPrefix(id, "sha256:")) != 64 {
+		// Not found, unreachable, or a source that does not resolve: the
+		// worker will say what is wrong.
+		return imageKey(req.Image)
+	}
+	return imageKey(id)
+}
+
 // Submit queues a scan, or returns the one of the same image, type and
 // server already queued, running or retrying (created false). The record and
 // its job are written in one transaction.
@@ -153,7 +176,7 @@ func (s *Store) Submit(ctx context.Context, req scan.Request) (rec scan.Record, 
 	if req.Source, err = resolveSource(req.Source); err != nil {
 		return scan.Record{}, false, err
 	}
-	key := imageKey(req.Image)
+	key := s.submitKey(ctx, req)
 	for range submitTries {
 		rec, created, err := s.submitOnce(ctx, req, key)
 		if isUniqueViolation(err) {

@@ -130,3 +130,31 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestSubmitResolvesImageIDs: with ResolveImage, one image submitted under
+// its name, its ids and id prefixes is one scan; a reference it cannot
+// resolve keeps its own key.
+func TestSubmitResolvesImageIDs(t *testing.T) {
+	eachBackend(t, func(t *testing.T, env *testEnv) {
+		id := strings.Repeat("cd", 32)
+		refs := []string{"example/once", "sha256:" + id, id, id[:12], id[:13], id[:20]}
+		env.sameCommit(refs...)
+		s := env.open(func(c *Config) {
+			c.ResolveImage = func(ctx context.Context, source, ref string) (string, error) {
+				img, err := env.source.Inspect(ctx, ref)
+				return img.ID, err
+			}
+		})
+		first := submit(t, s, refs[0])
+		for _, ref := range refs[1:] {
+			rec, created, err := s.Submit(context.Background(), scan.Request{Image: ref})
+			if err != nil || created || rec.ID != first.ID {
+				t.Errorf("Submit(%q) = %s, created %v, %v; want scan %s of the same image", ref, rec.ID, created, err, first.ID)
+			}
+		}
+		// Not in the source: its own scan, which the worker will fail.
+		if _, created, err := s.Submit(context.Background(), scan.Request{Image: "example/missing"}); err != nil || !created {
+			t.Errorf("Submit(missing) created %v, %v; want a scan of its own", created, err)
+		}
+	})
+}

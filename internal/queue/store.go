@@ -95,6 +95,12 @@ type Config struct {
 	// Retention is how long final records are kept (default 30 days; 0
 	// means the default, a negative value keeps them forever).
 	Retention time.Duration
+	// ResolveImage, when set, returns the image id a submission's
+	// reference names in its source, or an error when it cannot tell
+	// cheaply (a source it does not resolve, an image not there, a daemon
+	// down). Submissions of one image id are then one scan, whatever
+	// reference each used; otherwise the reference's text decides.
+	ResolveImage func(ctx context.Context, source, ref string) (imageID string, err error)
 	// ReregisterAfter is how long a successful registration of a server,
 	// repository and commit stands for later scans of the same, which
 	// then send nothing (default 24h; negative: every scan registers,

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Retention:       cfg.Retention,
 		MaxQueueDepth:   cfg.MaxQueueDepth,
 		ScannerFor:      scanners.forServer,
+		ResolveImage:    resolveDaemonImage(sources[scan.SourceDaemon]),
 		Scrub:           scrub,
 		ReportInterval:  cfg.ReportInterval,
 		ReportDeadline:  cfg.ReportDeadline,
@@ -364,4 +365,22 @@ func HealthcheckURL() (string, error) {
 		addr = f.Tag.Get("default")
 	}
 	return HealthzURL(addr)
+}
+
+// resolveDaemonImage looks a submitted reference up in the Docker daemon, a
+// local call of a few milliseconds, so that one image submitted under its
+// name and its ids is one scan. Registry references are not looked up at
+// submission: that is a network round trip per request, and pushes arrive
+// by digest anyway. nil without the daemon source.
+func resolveDaemonImage(daemon scan.LabelSource) func(context.Context, string, string) (string, error) {
+	if daemon == nil {
+		return nil
+	}
+	return func(ctx context.Context, source, ref string) (string, error) {
+		if source != scan.SourceDaemon {
+			return "", errors.New("only daemon references are resolved at submission")
+		}
+		img, err := daemon.Inspect(ctx, ref)
+		return img.ID, err
+	}
 }
