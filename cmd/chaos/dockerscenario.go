@@ -53,8 +53,7 @@ func (h *harness) dockerRestart(ctx context.Context, cl *cleanups) (r row) {
 		return r.fail(err)
 	}
 	env := serverEnv(addr, st, sec, filepath.Join(dir, "data"), "", map[string]string{
-		"DOCKER_HOST":       d.host(),
-		"SCANNER_RETRY_MAX": "15s",
+		"DOCKER_HOST": d.host(),
 	})
 	srv, err := startServer(ctx, "docker-restart", h.serverBin, env, filepath.Join(dir, "server.log"), cl)
 	if err != nil {
@@ -100,10 +99,18 @@ func (h *harness) dockerRestart(ctx context.Context, cl *cleanups) (r row) {
 	r.notes = append(r.notes, fmt.Sprintf("daemon down %s; /readyz %d before, %d while down, %d after",
 		restarted.Sub(stopped).Round(time.Second), readyBefore, readyDown, readyAfter))
 	r.expect("0 lost", len(o.lost) == 0, "", "%d lost", len(o.lost))
-	r.expect("0 failed", o.failed == 0, "retry for a time budget, SCANNER_RETRY_FOR (issue 9 item 3)", "%d of %d scans failed", o.failed, n)
+	r.expect("0 failed", o.failed == 0, "", "%d of %d scans failed", o.failed, n)
 	r.expect("0 stuck", len(o.stuck) == 0, "", "%d scans not final %s after the restart", len(o.stuck), h.opt.settle)
-	r.expect("every failure reported", counts.reports >= o.failed, "error reports as durable jobs (issue 9 item 3)",
+	r.expect("every failure reported", counts.reports >= o.failed, "",
 		"%d error reports delivered for %d failed scans", counts.reports, o.failed)
+	var lastEnd time.Time
+	for _, rec := range o.byID {
+		if rec.FinishedAt.After(lastEnd) {
+			lastEnd = rec.FinishedAt
+		}
+	}
+	r.expect("final within a retry step of the restart", !lastEnd.IsZero() && lastEnd.Sub(restarted) <= retryStep, "",
+		"the last scan ended %s after the daemon was back; the step is at most %s", lastEnd.Sub(restarted).Round(time.Second), retryStep)
 	r.expect("/readyz truthful", readyBefore == http.StatusOK && readyDown == http.StatusServiceUnavailable && readyAfter == http.StatusOK, "",
 		"/readyz answered %d up, %d down, %d up again", readyBefore, readyDown, readyAfter)
 	return r

@@ -46,7 +46,7 @@ type options struct {
 }
 
 // scenarioNames in the order they run.
-var scenarioNames = []string{"crash-sqlite", "crash-postgres", "outage-refused", "outage-500", "docker-restart", "slow-clients", "echoed-secrets"}
+var scenarioNames = []string{"crash-sqlite", "crash-postgres", "outage-refused", "outage-500", "docker-restart", "same-image", "slow-clients", "echoed-secrets"}
 
 // run is the whole program; it returns the exit status: 0 all expectations
 // met, 1 some missed, 2 usage error or a prerequisite missing.
@@ -199,6 +199,7 @@ func runHarness(ctx context.Context, args []string, getenv func(string) string, 
 		"outage-refused": func(ctx context.Context, cl *cleanups) row { return h.outage(ctx, cl, modeRefuse) },
 		"outage-500":     func(ctx context.Context, cl *cleanups) row { return h.outage(ctx, cl, modeFail) },
 		"docker-restart": h.dockerRestart,
+		"same-image":     h.sameImage,
 		"slow-clients":   h.slowClients,
 		"echoed-secrets": h.echoedSecrets,
 	}

@@ -180,17 +180,15 @@ type place struct {
 	needs string
 }
 
-const scrubbing = "secret scrubbing where text enters and leaves (issue 9 item 1)"
-
 var places = []place{
-	{"the server's log", func(rel string) bool { return rel == "server.log" }, scrubbing},
+	{"the server's log", func(rel string) bool { return rel == "server.log" }, ""},
 	{"the data dir (SQLite database, WAL)", func(rel string) bool {
 		return strings.HasPrefix(rel, "data/") || strings.HasPrefix(rel, "data-while-running/")
-	}, scrubbing},
-	{"the API's answers", func(rel string) bool { return rel == "api-answers.txt" }, scrubbing},
+	}, ""},
+	{"the API's answers", func(rel string) bool { return rel == "api-answers.txt" }, ""},
 	{"/metrics", func(rel string) bool { return rel == "metrics.txt" }, ""},
-	{"the one-shot's result files", func(rel string) bool { return strings.HasPrefix(rel, "oneshot/results/") }, scrubbing},
-	{"the one-shot's output", func(rel string) bool { return rel == "oneshot/stdout" || rel == "oneshot/stderr" }, scrubbing},
+	{"the one-shot's result files", func(rel string) bool { return strings.HasPrefix(rel, "oneshot/results/") }, ""},
+	{"the one-shot's output", func(rel string) bool { return rel == "oneshot/stdout" || rel == "oneshot/stderr" }, ""},
 }
 
 // finding is a secret, in one encoding, in one file.

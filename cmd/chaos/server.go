@@ -156,6 +156,7 @@ type record struct {
 	Attempts   int             `json:"attempts"`
 	LastError  string          `json:"last_error"`
 	Result     json.RawMessage `json:"result"`
+	StartedAt  time.Time       `json:"started_at"`
 	FinishedAt time.Time       `json:"finished_at"`
 }
 
