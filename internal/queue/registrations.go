@@ -41,6 +41,16 @@ func (e errRegistrationBusy) Error() string {
 func (errRegistrationBusy) Transient() bool           { return true }
 func (errRegistrationBusy) RetryAfter() time.Duration { return time.Second }
 
+// waitingForRegistration reports whether the attempt failed only because
+// another scan is registering the same commit, and which.
+func waitingForRegistration(a *scan.Attempt) (errRegistrationBusy, bool) {
+	var busy errRegistrationBusy
+	if len(a.Errors) != 1 || !errors.As(a.Errors[0], &busy) {
+		return busy, false
+	}
+	return busy, true
+}
+
 // onceRegistrar is the scanner's registrar as a scan of this store uses it:
 // Register goes through the registrations table.
 type onceRegistrar struct {

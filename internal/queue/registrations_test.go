@@ -52,6 +52,9 @@ func TestOneRegistrationPerCommit(t *testing.T) {
 			if rec.Status != scan.StatusSucceeded || rec.Result == nil || rec.Result.ServerResponse == nil {
 				t.Fatalf("scan of %s: %s (%q), want succeeded with a server response", rec.Image, rec.Status, rec.LastError)
 			}
+			if rec.Attempts != 1 {
+				t.Errorf("scan of %s took %d attempts; waiting for another's registration uses none", rec.Image, rec.Attempts)
+			}
 			if prior := rec.Result.ServerResponse.RegisteredBy; prior != nil {
 				reused++
 				if registeredBy != "" && prior.ScanID != registeredBy {

@@ -106,6 +106,19 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	}
 	a := scanner.Attempt(ctx, target)
 	elapsed := a.Finished.Sub(a.Started)
+	if by, ok := waitingForRegistration(a); ok {
+		// Another scan is registering the same commit: waiting for it
+		// is not a failed attempt, so the job is snoozed (which uses up
+		// no attempt) and the record says why it waits.
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'retrying', attempts = $1, last_error = $2, updated_at = $3
+			WHERE id = $4 AND status = 'running'`, job.Attempt-1, by.Error(), micros(s.now()), id); err != nil {
+			log.Warn().Err(err).Msg("could not mark the scan waiting")
+		}
+		log.Debug().Str("registering_scan", by.by).Msg("waiting for another scan's registration of the same commit")
+		return river.JobSnooze(by.RetryAfter())
+	}
 	if a.Succeeded() {
 		return s.finish(ctx, job, r.Server, scanner, a, log)
 	}
