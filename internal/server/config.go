@@ -69,6 +69,9 @@ type Config struct {
 	HookRegistryHost   string        `envconfig:"HOOK_REGISTRY_HOST" desc:"host[:port] the scanner reaches the notifying registry at, instead of the host its events name"`
 	HookUntagged       bool          `envconfig:"HOOK_UNTAGGED" default:"false" desc:"also scan manifests pushed without a tag (an index's platform entries usually are)"`
 
+	PprofAddr   string `envconfig:"PPROF_ADDR" desc:"host:port of a separate listener serving Go's profiles on /debug/pprof/ (no authentication); empty: off. Loopback only unless PPROF_PUBLIC"`
+	PprofPublic bool   `envconfig:"PPROF_PUBLIC" default:"false" desc:"allow a PPROF_ADDR that is not a loopback address"`
+
 	// Version is the build's version, shown in logs and the User-Agent.
 	Version string `ignored:"true"`
 	// Dev is `server --dev` (see LoadDevConfig): an empty DataDir is a
@@ -202,6 +205,9 @@ func (c *Config) check() error {
 	}
 	if _, err := api.ParseAllowList(c.AllowedServers); err != nil {
 		return fmt.Errorf("configuration: %s_ALLOWED_SERVERS: %w", EnvPrefix, err)
+	}
+	if err := checkPprofAddr(c.PprofAddr, c.PprofPublic); err != nil {
+		return err
 	}
 	return c.checkSources()
 }

@@ -70,6 +70,16 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	if cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s_PPROF_ADDR %s: %w", EnvPrefix, cfg.PprofAddr, err)
+		}
+		pprofCtx, stopPprof := context.WithCancel(context.WithoutCancel(ctx))
+		pprofDone := make(chan struct{})
+		go func() { defer close(pprofDone); servePprof(pprofCtx, pln, log) }()
+		defer func() { stopPprof(); <-pprofDone }()
+	}
 
 	sources, checks, closeSources, err := openSources(cfg)
 	if err != nil {
