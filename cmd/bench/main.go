@@ -67,6 +67,7 @@ type options struct {
 	drainMax    time.Duration // the wait for the seeded scans' backlog
 	seedMax     time.Duration // the time seeding may take
 	cpuProfile  string
+	pprofDir    string
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -83,6 +84,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.serverBin, "server-bin", "", "a built server binary (default: go build ./cmd/server)")
 	fs.StringVar(&o.scanBin, "scan-bin", "", "a built scan binary (default: go build ./cmd/scan)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the suite's own side (load generation, stand-in) to this file")
+	fs.StringVar(&o.pprofDir, "server-pprof-dir", "", "profile the server under test (SCANNER_PPROF_ADDR) during the end-to-end and 500/s accept runs; CPU profiles go to this directory")
 	fs.StringVar(&o.logLevel, "server-log-level", "info", "SCANNER_LOG_LEVEL of the server under test (its log goes to a temporary file)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: bench [flags]\n\nEnvironment: SCANNER_BENCH_POSTGRES_URL (else SCANNER_TEST_POSTGRES_URL) for PostgreSQL,\nSCANNER_BENCH_IMAGE for the image-size figure, DOCKER_HOST etc. for the daemon.\n\nFlags:")

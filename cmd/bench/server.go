@@ -43,7 +43,9 @@ func buildBinaries(ctx context.Context, dir string) (server, scan string, err er
 
 // serverProc is the service under test, a subprocess.
 type serverProc struct {
-	URL     string
+	URL string
+	// pprofURL is the server's profiling listener, "" without one.
+	pprofURL string
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan struct{}

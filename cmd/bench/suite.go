@@ -221,12 +221,58 @@ func (s *suite) serverEnv(extra map[string]string) map[string]string {
 }
 
 func (s *suite) startServer(ctx context.Context, name string, extra map[string]string) (*serverProc, error) {
-	p, err := startServer(ctx, s.o.serverBin, filepath.Join(s.dir, name+".log"), s.serverEnv(extra))
+	env := s.serverEnv(extra)
+	pprofAddr := ""
+	if s.o.pprofDir != "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr, env["SCANNER_PPROF_ADDR"] = addr, addr
+	}
+	p, err := startServer(ctx, s.o.serverBin, filepath.Join(s.dir, name+".log"), env)
 	if err != nil {
 		return nil, err
 	}
+	if pprofAddr != "" {
+		p.pprofURL = "http://" + pprofAddr
+	}
 	s.defer_(p.stop)
 	return p, nil
+}
+
+// profile takes a CPU profile of p for secs seconds into
+// <pprofDir>/<name>.pprof, in the background; the returned function waits
+// for it. Without a profiling listener it does nothing.
+func (s *suite) profile(ctx context.Context, p *serverProc, name string, secs int) func() {
+	if p.pprofURL == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.pprofURL, secs), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.logf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			s.logf("profile %s: %d %v", name, resp.StatusCode, err)
+			return
+		}
+		path := filepath.Join(s.o.pprofDir, name+".pprof")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			s.logf("profile %s: %v", name, err)
+			return
+		}
+		s.logf("profile of the server: %s", path)
+	}()
+	return func() { <-done }
 }
 
 // backend measures end to end and the accept→finished latency on one
@@ -245,6 +291,8 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 	// callers can, timed from the first POST to the last registration.
 	base := s.standIn.registered.Load()
 	cpu0, _ := p.cpuTime()
+	waitProfile := s.profile(ctx, p, strings.ToLower(name)+"-end-to-end", 5)
+	defer waitProfile()
 	start := time.Now()
 	_, errs := closedLoop(ctx, max(32, s.o.workers), s.o.scans, func(ctx context.Context, i int) error {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -316,7 +364,7 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 	s.logf("%s accept→finished at 50/s: p50 %s p99 %s", name, fin.percentile(50), fin.percentile(99))
 
 	if res != nil {
-		s.acceptPath(ctx, api, res)
+		s.acceptPath(ctx, p, api, res)
 	}
 	return br
 }
@@ -324,7 +372,7 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 // acceptPath measures POST /scan open loop at 500/s with the workers busy,
 // beside GET /healthz of the same server at the same rate, and searches for
 // the highest rate held with p99 <= 25 ms.
-func (s *suite) acceptPath(ctx context.Context, api *apiClient, res *results) {
+func (s *suite) acceptPath(ctx context.Context, p *serverProc, api *apiClient, res *results) {
 	submitAbsent := func(ctx context.Context, _ int) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -349,7 +397,9 @@ func (s *suite) acceptPath(ctx context.Context, api *apiClient, res *results) {
 		res.healthzBusy = openLoop(ctx, acceptRate/10, s.o.acceptDur, healthz)
 	}()
 	before, _ := scrape(ctx, api)
+	waitProfile := s.profile(ctx, p, "sqlite-accept-500", int(s.o.acceptDur/time.Second))
 	res.accept500 = openLoop(ctx, acceptRate, s.o.acceptDur, submitAbsent)
+	waitProfile()
 	wg.Wait()
 	if after, err := scrape(ctx, api); err == nil {
 		res.acceptServerMean, _ = meanBetween(before, after, "scanner_http_request_duration_seconds", `method="POST"`, `route="/scan"`)
