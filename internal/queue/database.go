@@ -131,6 +131,42 @@ func openDB(ctx context.Context, t dbTarget, workers int) (*sql.DB, error) {
 	return db, nil
 }
 
+// sqliteReadPragmas are those of the read connections: query_only makes a
+// write through them an error rather than a second writer fighting the
+// first for the lock. The database is already in WAL mode (a property of
+// the file, set by the writer), in which readers see the last commit and
+// neither wait for the writer nor hold it up.
+const sqliteReadPragmas = "_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=foreign_keys(1)"
+
+// sqliteReaders is how many read connections a SQLite store keeps: reads
+// (GET /scan, ?wait= polls, the queue-depth gauge) are short, and the
+// machine's cores, not connections, bound how many run at once.
+const sqliteReaders = 4
+
+// openReadDB opens the pool that Get, List and QueueDepth use. On SQLite it
+// is a second *sql.DB of read-only connections, so that reads no longer
+// queue behind the single writer connection that accepts and workers
+// share; on PostgreSQL the one pool serves both, and db is returned.
+func openReadDB(ctx context.Context, t dbTarget, db *sql.DB) (*sql.DB, error) {
+	if t.dialect != dialectSQLite {
+		return db, nil
+	}
+	rdb, err := sql.Open("sqlite", t.path+"?"+sqliteReadPragmas)
+	if err != nil {
+		return nil, fmt.Errorf("store: open SQLite for reading: %w", err)
+	}
+	rdb.SetMaxOpenConns(sqliteReaders)
+	rdb.SetMaxIdleConns(sqliteReaders)
+	rdb.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := rdb.PingContext(pingCtx); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("store: connect to sqlite for reading: %w", err)
+	}
+	return rdb, nil
+}
+
 // isUniqueViolation reports whether err is a unique constraint failure, the
 // sign that a concurrent Submit won the race for the same image.
 func isUniqueViolation(err error) bool {

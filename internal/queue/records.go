@@ -294,7 +294,7 @@ func (s *Store) insertScan(ctx context.Context, tx *sql.Tx, req scan.Request, ke
 
 // Get returns one record, or an error with code scan.ENotFound.
 func (s *Store) Get(ctx context.Context, id string) (scan.Record, error) {
-	r, err := getRow(ctx, s.db, id)
+	r, err := getRow(ctx, s.rdb, id)
 	if err != nil {
 		if scan.ErrorCode(err) == scan.EInternal {
 			err = fmt.Errorf("store: get %s: %w", id, err)
@@ -405,7 +405,7 @@ func (s *Store) List(ctx context.Context, f scan.Filter) (scan.Page, error) {
 	// One more than asked tells whether there is a next page.
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit+1)
 
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return scan.Page{}, fmt.Errorf("store: list: %w", err)
 	}
@@ -517,7 +517,7 @@ func (s *Store) Delete(ctx context.Context, id string) (scan.Record, bool, error
 // QueueDepth counts the scans not yet final.
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: queue depth: %w", err)
 	}
 	return n, nil

@@ -59,7 +59,8 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	id := job.Args.ScanID
 	log := s.log.With().Str("scan_id", id).Int("attempt", job.Attempt).Logger()
 
-	r, err := getRow(ctx, s.db, id)
+	// Off the writer: the record was committed with the job.
+	r, err := getRow(ctx, s.rdb, id)
 	switch {
 	case scan.ErrorCode(err) == scan.ENotFound:
 		return river.JobCancel(fmt.Errorf("scan %s no longer exists", id))
