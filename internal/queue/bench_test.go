@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -54,5 +55,54 @@ func BenchmarkSubmitAndComplete(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "scans/s")
 		})
+	}
+}
+
+// BenchmarkSubmit is the accept's transaction alone, with no workers
+// running: the duplicate lookup, the depth check, River's job insert and
+// the record insert, committed. Each submission is of a new image, so every
+// one creates a record.
+func BenchmarkSubmit(b *testing.B) {
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			env := newTestEnv(b, backend)
+			s := env.open(func(c *Config) {
+				c.MaxQueueDepth = 1 << 30
+				c.Log = zerolog.Nop()
+			})
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				_, created, err := s.Submit(ctx, scan.Request{Image: fmt.Sprintf("bench/submit-%d", i)})
+				if err != nil || !created {
+					b.Fatalf("Submit: created %v, %v", created, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeResult is a finished scan's result made the text stored
+// in its record, scrubbed of a configured secret.
+func BenchmarkEncodeResult(b *testing.B) {
+	s := &Store{cfg: Config{Scrub: redact.New("analytics-token-0123456789")}}
+	result := scan.Result{
+		ScanType: "register", UUID: "0192d4b0-7c9e-7f00-8000-000000000001", Successful: true,
+		ScanResults: scan.ScanResults{EmailIDs: "dev@example.org", GitSHA: "0123456789abcdef0123456789abcdef01234567",
+			GitURL: "https://github.com/example/app", ImageName: "registry.example.com/team/app:1.2.3",
+			ServerURL: "https://analytics.example.com/api/v1/register"},
+		StartTime: scan.Timestamp{Time: time.Now()}, FinishedTime: scan.Timestamp{Time: time.Now()},
+		Summary: "registered", Scanner: "analytics-scanner",
+		ServerResponse: &scan.ServerResponse{Status: 200, Summary: `{"status":"success"}`},
+		LabelSources:   scan.Provenance{"git-url": "git-url", "git-sha": "git-sha", "email-ids": "email-ids"},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		doc, lastErr, err := s.encodeResult(result)
+		if err != nil || lastErr != "" || len(doc) < 200 {
+			b.Fatalf("encodeResult: %d bytes, %q, %v", len(doc), lastErr, err)
+		}
 	}
 }
