@@ -46,9 +46,9 @@ type serverProc struct {
 	URL string
 	// pprofURL is the server's profiling listener, "" without one.
 	pprofURL string
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
+	cmd      *exec.Cmd
+	logPath  string
+	exited   chan struct{}
 }
 
 // freeAddr returns a loopback address no one listens on at the moment.
