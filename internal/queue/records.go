@@ -292,7 +292,8 @@ func (s *Store) insertScan(ctx context.Context, tx *sql.Tx, req scan.Request, ke
 	return rec, err
 }
 
-// Get returns one record, or an error with code scan.ENotFound.
+// Get returns one record, or an error with code scan.ENotFound. It reads on
+// the read connections, without waiting for the writer.
 func (s *Store) Get(ctx context.Context, id string) (scan.Record, error) {
 	r, err := getRow(ctx, s.rdb, id)
 	if err != nil {
@@ -301,7 +302,7 @@ func (s *Store) Get(ctx context.Context, id string) (scan.Record, error) {
 		}
 		return scan.Record{}, err
 	}
-	if r.Callbacks, err = s.callbacksOf(ctx, s.db, id); err != nil {
+	if r.Callbacks, err = s.callbacksOf(ctx, s.rdb, id); err != nil {
 		return scan.Record{}, fmt.Errorf("store: get %s: %w", id, err)
 	}
 	return r.Record, nil
