@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -50,7 +51,35 @@ func decode[T any](body io.Reader) (T, error) {
 	if dec.More() {
 		return v, scan.Errorf(EMalformedJSON, "the request body holds more than one JSON value")
 	}
+	if err := exactFields[T](trimmed); err != nil {
+		return v, err
+	}
 	return v, nil
+}
+
+// exactFields refuses a member whose name matches a field of T only when
+// case is ignored: encoding/json accepts "IMAGE" for "image", which the
+// contract (additionalProperties: false) does not.
+func exactFields[T any](object []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(object, &members); err != nil {
+		return nil // not an object of members: Decode has judged it
+	}
+	t := reflect.TypeFor[T]()
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	for name := range members {
+		if !names[name] {
+			return scan.Errorf(EUnknownField, "unknown field %s", quote(name))
+		}
+	}
+	return nil
 }
 
 // bodyError classifies an error reading a request body.
