@@ -54,7 +54,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "the default configuration does not load:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	// Runs the tests, then stops the PostgreSQL they started, if any, and
+	// names the tests skipped for a missing dependency.
+	testenv.Main(m)
 }
 
 // secrets are one test's credentials, random so that finding one in an

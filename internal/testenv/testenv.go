@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -54,7 +53,11 @@ func PostgresURL(t testing.TB) string {
 	Require(t, "PostgreSQL", nil) // skips under -short before dialling
 	u := os.Getenv(PostgresURLEnv)
 	if u == "" {
-		Require(t, "PostgreSQL", fmt.Errorf("%s is not set", PostgresURLEnv))
+		// No server given: the package's own, when PostgreSQL is
+		// installed (started once, stopped by Main).
+		var err error
+		u, err = startedPostgres()
+		Require(t, "PostgreSQL", err)
 	}
 	db, err := sql.Open("pgx", u)
 	if err == nil {
@@ -72,6 +75,7 @@ func PostgresURL(t testing.TB) string {
 func Require(t testing.TB, what string, err error) {
 	t.Helper()
 	if testing.Short() {
+		recordSkip(t, what, nil)
 		t.Skipf("needs %s; skipped by -short", what)
 	}
 	RequireDependency(t, what, err)
@@ -88,6 +92,7 @@ func RequireDependency(t testing.TB, what string, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required in CI: %v", what, err)
 	}
+	recordSkip(t, what, err)
 	t.Skipf("%s not available (set CI=true to make this a failure): %v", what, err)
 }
 
