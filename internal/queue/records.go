@@ -259,9 +259,25 @@ func findScan(ctx context.Context, tx *sql.Tx, req scan.Request, key, cond strin
 	return scan.Record{}, false, err
 }
 
+// depthLockKey is the PostgreSQL advisory lock that serialises the depth
+// check and insert of concurrent submissions.
+const depthLockKey int64 = 0x5ca77e55_0002
+
 // checkDepth refuses adding scans to a queue that would then hold more
 // than MaxQueueDepth unfinished ones.
 func (s *Store) checkDepth(ctx context.Context, tx *sql.Tx, adding int) error {
+	if s.dialect == dialectPostgres {
+		// Submissions count and insert one at a time, so the limit is
+		// exact: without this, concurrent transactions each counted
+		// before the others' inserts were visible (62 accepted of 50 at
+		// concurrency 64). The lock ends with the transaction; the count
+		// below, a statement of its own, sees every insert committed
+		// before it was granted. SQLite needs none: its transactions
+		// begin IMMEDIATE, one writer at a time.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, depthLockKey); err != nil {
+			return err
+		}
+	}
 	var depth int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth); err != nil {
 		return err

@@ -107,9 +107,9 @@ type Config struct {
 	// and scans of one commit may register at the same time).
 	ReregisterAfter time.Duration
 	// MaxQueueDepth is how many scans may be not yet final before Submit
-	// answers scan.EQueueFull (default 1000). The check is not serialised
-	// across concurrent submissions, so the depth may overshoot it by the
-	// number of submissions in flight.
+	// answers scan.EQueueFull (default 1000), exactly: concurrent
+	// submissions check and insert one at a time (an advisory lock on
+	// PostgreSQL, IMMEDIATE transactions on SQLite).
 	MaxQueueDepth int
 	// ScannerFor returns the scanner for a request's analytics server (""
 	// is the default). The store calls it in the worker, once per attempt.
