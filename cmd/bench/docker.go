@@ -88,7 +88,16 @@ func (b *benchImages) create(ctx context.Context, n int) error {
 		b.mu.Lock()
 		b.made = append(b.made, tags)
 		b.mu.Unlock()
-		return b.build(ctx, k, tags)
+		// A few tries: on a shared daemon, another user's prune of
+		// dangling images can remove the classic builder's intermediate
+		// image mid-build ("unable to find image sha256:...").
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = b.build(ctx, k, tags); err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		return err
 	})
 	if errs.errors > 0 {
 		return fmt.Errorf("build the labelled images (%d failures): %w", errs.errors, errs.firstErr)
