@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/httperr"
+
 	"github.com/centos-pipeline/analytics-scanner/internal/redact"
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
@@ -343,7 +345,7 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*scan.Res
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		fail.Err = transportError(err)
+		fail.Err = httperr.Transport(err)
 		// A request that never got an answer may succeed later, unless
 		// the redirect policy refused it.
 		fail.Retryable = !errors.Is(err, errRedirect)
@@ -380,19 +382,6 @@ func (c *Client) post(ctx context.Context, endpoint string, body any) (*scan.Res
 		fail.Wait = parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return nil, fail
-}
-
-// transportError strips the *url.Error wrapper, whose text repeats the URL
-// (already in Error.URL) and could hold userinfo.
-func transportError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Errorf("no answer in time: %w", ue.Err)
-		}
-		return ue.Err
-	}
-	return err
 }
 
 func summaryOf(a answer, raw []byte, isJSON bool) string {

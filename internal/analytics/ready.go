@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/httperr"
 )
 
 // EndpointReadiness answers 200 when the server is ready (the real server's
@@ -29,7 +31,7 @@ func (c *Client) Ready(ctx context.Context) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("readiness request to %s failed: %w", u.Redacted(), transportError(err))
+		return fmt.Errorf("readiness request to %s failed: %w", u.Redacted(), httperr.Transport(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))

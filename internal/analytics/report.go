@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/centos-pipeline/analytics-scanner/internal/httperr"
+
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -58,7 +60,7 @@ func (c *Client) FetchReport(ctx context.Context, gitURL, gitSHA string) (*scan.
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		fail.Err = transportError(err)
+		fail.Err = httperr.Transport(err)
 		fail.Retryable = !errors.Is(err, errRedirect)
 		return nil, fail
 	}

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/httperr"
 )
 
 // The headers of a delivery.
@@ -248,7 +250,7 @@ func (n *Notifier) Deliver(ctx context.Context, target string, body []byte, id s
 
 	resp, err := n.http.Do(req)
 	if err != nil {
-		fail.Err, fail.Transient = transportError(err), true
+		fail.Err, fail.Transient = httperr.Transport(err), true
 		return nil, fail
 	}
 	// Read a little so the connection can be reused; never keep it: a
@@ -293,19 +295,6 @@ func Redact(raw string) string {
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
 	return c.String()
-}
-
-// transportError drops *url.Error's wrapper, whose text repeats the URL with
-// its query.
-func transportError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Errorf("no answer in time: %w", ue.Err)
-		}
-		return ue.Err
-	}
-	return err
 }
 
 // maxRetryAfter bounds a Retry-After so a huge one cannot overflow.
