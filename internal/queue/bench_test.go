@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,35 @@ func BenchmarkSubmit(b *testing.B) {
 					b.Fatalf("Submit: created %v, %v", created, err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkSubmitConcurrent is the accept path under load: 32 callers
+// submitting new images at once, as the HTTP handlers of a busy server do,
+// with no workers running. Concurrent submissions share transactions (see
+// groupcommit.go), so this is where their cost per submission shows.
+func BenchmarkSubmitConcurrent(b *testing.B) {
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			env := newTestEnv(b, backend)
+			s := env.open(func(c *Config) {
+				c.MaxQueueDepth = 1 << 30
+				c.Log = zerolog.Nop()
+			})
+			ctx := context.Background()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16) // x GOMAXPROCS callers
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					image := fmt.Sprintf("bench/concurrent-%d", n.Add(1))
+					if _, created, err := s.Submit(ctx, scan.Request{Image: image}); err != nil || !created {
+						b.Errorf("Submit: created %v, %v", created, err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/centos-pipeline/analytics-scanner/internal/stmtcache"
 )
 
 // dialect is the kind of database behind the store. The SQL is written once
@@ -98,10 +101,7 @@ func openDB(ctx context.Context, t dbTarget, workers int) (*sql.DB, error) {
 				return nil, fmt.Errorf("store: create the database directory: %w", err)
 			}
 		}
-		db, err = sql.Open("sqlite", t.path+"?"+sqlitePragmas)
-		if err != nil {
-			return nil, fmt.Errorf("store: open SQLite: %w", err)
-		}
+		db = openSQLite(t.path + "?" + sqlitePragmas)
 		// One connection: SQLite allows one writer, and River's SQLite
 		// driver relies on its operations queuing for the connection
 		// rather than failing with SQLITE_BUSY. Hence also: inside a
@@ -131,6 +131,18 @@ func openDB(ctx context.Context, t dbTarget, workers int) (*sql.DB, error) {
 	return db, nil
 }
 
+// openSQLite opens a pool of SQLite connections that keep their prepared
+// statements (see internal/stmtcache): without it, SQLite's parser was the
+// largest single cost of a scan. PostgreSQL needs no such wrapper: pgx keeps
+// each connection's prepared statements itself.
+func openSQLite(dsn string) *sql.DB {
+	drv := &sqlite.Driver{}
+	return sql.OpenDB(&stmtcache.Connector{
+		Open: func(context.Context) (driver.Conn, error) { return drv.Open(dsn) },
+		Drv:  drv,
+	})
+}
+
 // sqliteReadPragmas are those of the read connections: query_only makes a
 // write through them an error rather than a second writer fighting the
 // first for the lock. The database is already in WAL mode (a property of
@@ -151,10 +163,7 @@ func openReadDB(ctx context.Context, t dbTarget, db *sql.DB) (*sql.DB, error) {
 	if t.dialect != dialectSQLite {
 		return db, nil
 	}
-	rdb, err := sql.Open("sqlite", t.path+"?"+sqliteReadPragmas)
-	if err != nil {
-		return nil, fmt.Errorf("store: open SQLite for reading: %w", err)
-	}
+	rdb := openSQLite(t.path + "?" + sqliteReadPragmas)
 	rdb.SetMaxOpenConns(sqliteReaders)
 	rdb.SetMaxIdleConns(sqliteReaders)
 	rdb.SetConnMaxIdleTime(5 * time.Minute)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -177,58 +176,10 @@ func (s *Store) Submit(ctx context.Context, req scan.Request) (rec scan.Record, 
 		return scan.Record{}, false, err
 	}
 	key := s.submitKey(ctx, req)
-	for range submitTries {
-		rec, created, err := s.submitOnce(ctx, req, key)
-		if isUniqueViolation(err) {
-			// A concurrent submission of the same image committed first.
-			continue
-		}
-		if err != nil {
-			if scan.ErrorCode(err) == scan.EInternal {
-				err = fmt.Errorf("store: submit: %w", err)
-			}
-			return scan.Record{}, false, err
-		}
-		if created {
-			s.log.Info().Str("scan_id", rec.ID).Str("image", rec.Image).Str("server", rec.Server).Msg("scan queued")
-		}
-		return rec, created, nil
+	rec, created, err = s.submitGrouped(ctx, req, key)
+	if err != nil && scan.ErrorCode(err) == scan.EInternal {
+		err = fmt.Errorf("store: submit: %w", err)
 	}
-	return scan.Record{}, false, errors.New("store: submit: concurrent submissions of the same image kept conflicting")
-}
-
-func (s *Store) submitOnce(ctx context.Context, req scan.Request, key string) (scan.Record, bool, error) {
-	var (
-		rec     scan.Record
-		created bool
-	)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		existing, found, err := findScan(ctx, tx, req, key, `status IN `+activeStatuses)
-		switch {
-		case err != nil:
-			return err
-		case found:
-			rec = existing
-			return nil
-		}
-		if err := s.checkDepth(ctx, tx, 1); err != nil {
-			return err
-		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			return err
-		}
-		job, err := s.client.InsertTx(ctx, tx, ScanArgs{ScanID: id.String()}, &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts})
-		if err != nil {
-			return fmt.Errorf("queue the job: %w", err)
-		}
-		rec, err = s.insertScan(ctx, tx, req, key, id.String(), job.Job.ID)
-		if err != nil {
-			return err
-		}
-		created = true
-		return nil
-	})
 	return rec, created, err
 }
 
@@ -266,6 +217,19 @@ const depthLockKey int64 = 0x5ca77e55_0002
 // checkDepth refuses adding scans to a queue that would then hold more
 // than MaxQueueDepth unfinished ones.
 func (s *Store) checkDepth(ctx context.Context, tx *sql.Tx, adding int) error {
+	depth, err := s.lockedDepth(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if depth+adding > s.cfg.MaxQueueDepth {
+		return scan.Errorf(scan.EQueueFull, "the queue holds %d scans and its limit is %d; try again later", depth, s.cfg.MaxQueueDepth)
+	}
+	return nil
+}
+
+// lockedDepth counts the unfinished scans, holding, until tx ends, the
+// lock that makes the depth limit exact.
+func (s *Store) lockedDepth(ctx context.Context, tx *sql.Tx) (int, error) {
 	if s.dialect == dialectPostgres {
 		// Submissions count and insert one at a time, so the limit is
 		// exact: without this, concurrent transactions each counted
@@ -275,17 +239,12 @@ func (s *Store) checkDepth(ctx context.Context, tx *sql.Tx, adding int) error {
 		// before it was granted. SQLite needs none: its transactions
 		// begin IMMEDIATE, one writer at a time.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, depthLockKey); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	var depth int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth); err != nil {
-		return err
-	}
-	if depth+adding > s.cfg.MaxQueueDepth {
-		return scan.Errorf(scan.EQueueFull, "the queue holds %d scans and its limit is %d; try again later", depth, s.cfg.MaxQueueDepth)
-	}
-	return nil
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM scans WHERE status IN `+activeStatuses).Scan(&depth)
+	return depth, err
 }
 
 // insertScan writes the record of a queued scan whose job is jobID.

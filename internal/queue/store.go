@@ -187,6 +187,9 @@ type Store struct {
 	// finished wakes Waits in this process when a scan becomes final here;
 	// Waits also poll, for scans finished by other replicas.
 	finished broadcaster
+	// submits are the submissions waiting to be written together (see
+	// groupcommit.go).
+	submits submitQueue
 
 	mu              sync.Mutex
 	started         bool
