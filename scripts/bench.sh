@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite (cmd/bench) against the real Docker daemon.
 #
-#   scripts/bench.sh [-quick] [-scans N] [-workers N] [-stored N] [-out FILE] ...
+#   scripts/bench.sh [-quick] [-only GROUPS] [-scans N] [-workers N] [-stored N] [-out FILE] ...
 #
 # It checks what the suite needs first: the Go toolchain, the docker CLI and
 # a daemon that answers, and PostgreSQL when SCANNER_BENCH_POSTGRES_URL (or

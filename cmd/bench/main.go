@@ -5,7 +5,11 @@
 // once, and prints one table in which every figure stands beside its limit
 // measured in the same run, and beside its target from issue 13.
 //
-//	go run ./cmd/bench [-quick] [-skip-postgres] [-scans N] [-workers N] [-stored N] [-out FILE]
+//	go run ./cmd/bench [-quick] [-skip-postgres] [-only GROUPS] [-scans N] [-workers N] [-stored N] [-out FILE]
+//
+// -only measures some of the table's row groups (limit, e2e, accept, reads,
+// oneshot, image, or 1-6), so that one part can be measured again in a
+// minute; the other rows say "not selected".
 //
 // PostgreSQL is SCANNER_BENCH_POSTGRES_URL, else SCANNER_TEST_POSTGRES_URL;
 // SCANNER_BENCH_IMAGE names an image whose size is reported. Everything it

@@ -5,10 +5,54 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 var errUsage = errors.New("usage")
+
+// group is one numbered group of the table's rows, which -only selects.
+type group int
+
+const (
+	groupLimit   group = 1 // raw inspects: the limit
+	groupE2E     group = 2 // end to end and accept→finished
+	groupAccept  group = 3 // POST /scan open loop and the rate search
+	groupReads   group = 4 // stored scans: seeding, RSS, GET /scan lists
+	groupOneShot group = 5 // the one-shot scan beside docker image inspect
+	groupImage   group = 6 // the image's size
+)
+
+// groupNames are -only's names of the groups, in the table's order.
+var groupNames = []string{groupLimit: "limit", groupE2E: "e2e", groupAccept: "accept",
+	groupReads: "reads", groupOneShot: "oneshot", groupImage: "image"}
+
+// parseGroups reads -only: names or numbers, comma-separated; empty selects
+// every group.
+func parseGroups(v string) (map[group]bool, error) {
+	sel := map[group]bool{}
+	if strings.TrimSpace(v) == "" {
+		for g := groupLimit; g <= groupImage; g++ {
+			sel[g] = true
+		}
+		return sel, nil
+	}
+	for _, f := range strings.Split(v, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if n, err := strconv.Atoi(f); err == nil && n >= int(groupLimit) && n <= int(groupImage) {
+			sel[group(n)] = true
+			continue
+		}
+		i := slices.Index(groupNames, f)
+		if f == "" || i < int(groupLimit) {
+			return nil, fmt.Errorf("%w: -only %q: %q is not a group (%s, or 1-6)", errUsage, v, f, strings.Join(groupNames[1:], ", "))
+		}
+		sel[group(i)] = true
+	}
+	return sel, nil
+}
 
 // options is what a run measures, and how long each part runs.
 type options struct {
@@ -36,7 +80,15 @@ type options struct {
 	seedMax     time.Duration // the time seeding may take
 	cpuProfile  string
 	pprofDir    string
+
+	// only is -only as given, "" for every group; groups is what it
+	// selects.
+	only   string
+	groups map[group]bool
 }
+
+// selected says whether -only selects g.
+func (o options) selected(g group) bool { return o.groups[g] }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	var o options
@@ -53,6 +105,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.scanBin, "scan-bin", "", "a built scan binary (default: go build ./cmd/scan)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the suite's own side (load generation, stand-in) to this file")
 	fs.StringVar(&o.pprofDir, "server-pprof-dir", "", "profile the server under test (SCANNER_PPROF_ADDR) during the end-to-end and 500/s accept runs; CPU profiles go to this directory")
+	fs.StringVar(&o.only, "only", "", "measure only these row groups, comma-separated: limit, e2e, accept, reads, oneshot, image, or their numbers 1-6 (e2e without limit still measures the inspects at concurrency 1 and -workers, its limits)")
 	fs.StringVar(&o.logLevel, "server-log-level", "info", "SCANNER_LOG_LEVEL of the server under test (its log goes to a temporary file)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: bench [flags]\n\nEnvironment: SCANNER_BENCH_POSTGRES_URL (else SCANNER_TEST_POSTGRES_URL) for PostgreSQL,\nSCANNER_BENCH_IMAGE for the image-size figure, DOCKER_HOST etc. for the daemon.\n\nFlags:")
@@ -69,6 +122,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.scans < 0 || o.stored < 0 || o.workers < 1 || o.tagsPerImage < 1 {
 		return o, fmt.Errorf("%w: -scans and -stored must not be negative, -workers and -tags-per-image must be at least 1", errUsage)
+	}
+	var err error
+	if o.groups, err = parseGroups(o.only); err != nil {
+		return o, err
 	}
 	if o.quick {
 		o.scans = cmp(o.scans, 100)

@@ -31,6 +31,7 @@ const (
 	verdictNotMeasured  = "not measured"
 	verdictNoTarget     = ""
 	notMeasuredFallback = "—"
+	notSelected         = "not selected (-only)"
 )
 
 // results are the figures of one run.
@@ -51,6 +52,9 @@ type results struct {
 	acceptServerMean time.Duration
 	accept500        latencies
 	steps            []step
+	// acceptErr is why the accept path could not be measured on a server
+	// of its own (-only without the end-to-end rows).
+	acceptErr error
 
 	mem       memoryFigure
 	oneShot   oneShotFigure
@@ -141,12 +145,16 @@ func (r *results) maxHeld() (float64, bool) {
 func (r *results) rows() []row {
 	var rows []row
 	for i, c := range inspectConcurrencies(r.o.workers) {
+		measured, verdict := notSelected, verdictNotMeasured
+		if rate, ok := r.inspect[c]; ok {
+			measured, verdict = fmt.Sprintf("%.0f/s", rate), verdictNoTarget
+		}
 		rows = append(rows, row{id: fmt.Sprintf("1%c", 'a'+i),
 			figure:   fmt.Sprintf("raw image inspects/s through the Docker API, concurrency %d", c),
-			measured: fmt.Sprintf("%.0f/s", r.inspect[c]), limit: "(the limit)"})
+			measured: measured, limit: "(the limit)", verdict: verdict})
 	}
 	rows = append(rows, row{id: "1s", figure: "analytics stand-in: POST /register p50, one caller (must be ≪ an inspect)",
-		measured: ms(r.standInP50) + " ms", limit: fmt.Sprintf("%s ms per inspect at concurrency 1", ms(perOp(r.inspect[1])))})
+		measured: ms(r.standInP50) + " ms", limit: fmt.Sprintf("%s ms per inspect at concurrency 1", r.perInspect())})
 
 	limit := r.inspect[r.o.workers]
 	for i, b := range r.backends {
@@ -171,9 +179,14 @@ func (r *results) rows() []row {
 		limit: fmt.Sprintf("GET /healthz of the same server at %d/s, workers idle: %s; at %d/s alongside: %s",
 			acceptRate, latencyTriple(r.healthz500), acceptRate/10, latencyTriple(r.healthzBusy)),
 		target: fmt.Sprintf("p99 ≤ %s ms", msTarget(targetAcceptP99))}
-	if len(r.accept500.d) == 0 {
+	switch {
+	case !r.o.selected(groupAccept):
+		a.measured, a.verdict = notSelected, verdictNotMeasured
+	case r.acceptErr != nil:
+		a.measured, a.verdict = "error: "+oneLine(r.acceptErr), verdictNotMeasured
+	case len(r.accept500.d) == 0:
 		a.measured, a.verdict = "not run (see 2a)", verdictNotMeasured
-	} else {
+	default:
 		a.measured = latencyTriple(r.accept500)
 		if r.accept500.errors > 0 {
 			a.measured += fmt.Sprintf(", %d errors", r.accept500.errors)
@@ -199,7 +212,7 @@ func (r *results) rows() []row {
 	} else if len(r.steps) > 0 {
 		b.measured, b.verdict = fmt.Sprintf("< %.0f/s", r.steps[0].rate), verdictMissed
 	} else {
-		b.measured, b.verdict = "not run (see 2a)", verdictNotMeasured
+		b.measured, b.verdict = a.measured, verdictNotMeasured
 	}
 	rows = append(rows, b)
 
@@ -208,6 +221,8 @@ func (r *results) rows() []row {
 
 	img := row{id: "6", figure: "image size (docker image inspect, SCANNER_BENCH_IMAGE)", target: fmt.Sprintf("≤ %.0f MB", float64(targetImageSize)/decimalMB)}
 	switch {
+	case !r.o.selected(groupImage):
+		img.measured, img.verdict = notSelected, verdictNotMeasured
 	case r.o.image == "":
 		img.measured, img.verdict = "n/a (SCANNER_BENCH_IMAGE not set)", verdictNotMeasured
 	case r.imageErr != nil:
@@ -226,7 +241,7 @@ func (r *results) finishRows() []row {
 	for i, b := range r.backends {
 		fin := row{id: fmt.Sprintf("2%c", 'a'+len(r.backends)+i),
 			figure: fmt.Sprintf("accept→finished p50 / p99 at %d scans/s, %s (record created_at → finished_at)", fixedScanRate, b.name),
-			limit:  fmt.Sprintf("%s ms per inspect (1a)", ms(perOp(r.inspect[1]))), target: fmt.Sprintf("p50 ≤ %s ms", msTarget(targetFinishP50))}
+			limit:  fmt.Sprintf("%s ms per inspect (1a)", r.perInspect()), target: fmt.Sprintf("p50 ≤ %s ms", msTarget(targetFinishP50))}
 		switch {
 		case b.skipped != "":
 			fin.measured, fin.verdict = "skipped: "+b.skipped, verdictNotMeasured
@@ -246,6 +261,9 @@ func (r *results) finishRows() []row {
 
 func (r *results) memoryRows() []row {
 	m := r.mem
+	if !r.o.selected(groupReads) {
+		m.stored = r.o.stored // the figures' names say what a run would store
+	}
 	seed := row{id: "4a", figure: fmt.Sprintf("seeding: %d scans through POST /scan, 64 callers, SQLite (each of an absent image; then the workers' backlog)", m.stored)}
 	if m.stored < r.o.stored && m.err == nil {
 		seed.figure = fmt.Sprintf("seeding through POST /scan, 64 callers, SQLite: %d of the %d asked for within %s", m.stored, r.o.stored, r.o.seedMax)
@@ -284,6 +302,9 @@ func (r *results) memoryRows() []row {
 	for k := range rows {
 		if rows[k].measured == "" {
 			rows[k].measured, rows[k].verdict = "not measured", verdictNotMeasured
+			if !r.o.selected(groupReads) {
+				rows[k].measured = notSelected
+			}
 			if m.err != nil {
 				rows[k].measured = "error: " + oneLine(m.err)
 			}
@@ -298,6 +319,9 @@ func (r *results) oneShotRows() []row {
 	rss := row{id: "5b", figure: fmt.Sprintf("one-shot `scan` peak RSS (GNU time %%M), median of %d runs", r.o.oneShotRuns)}
 	if o.err != nil || o.runs == 0 {
 		msg := "not run"
+		if !r.o.selected(groupOneShot) {
+			msg = notSelected
+		}
 		if o.err != nil {
 			msg = "error: " + oneLine(o.err)
 		}
@@ -326,6 +350,16 @@ func latencyTriple(l latencies) string {
 	return fmt.Sprintf("%s / %s / %s ms", ms(l.percentile(50)), ms(l.percentile(99)), ms(l.max()))
 }
 
+// perInspect is the time of one inspect at concurrency 1 (row 1a), in ms, or
+// a dash when 1a was not measured.
+func (r *results) perInspect() string {
+	rate, ok := r.inspect[1]
+	if !ok {
+		return notMeasuredFallback
+	}
+	return ms(perOp(rate))
+}
+
 func perOp(rate float64) time.Duration {
 	if rate <= 0 {
 		return 0
@@ -352,6 +386,9 @@ func (r *results) markdown() string {
 	mode := "full"
 	if r.o.quick {
 		mode = "-quick (a smoke run: counts too small to compare)"
+	}
+	if r.o.only != "" {
+		mode += fmt.Sprintf(", -only %s (the other rows not measured)", r.o.only)
 	}
 	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans; images FROM scratch with labels, %d tags each.\n\n",
 		mode, r.o.workers, r.o.scans, r.o.stored, r.o.tagsPerImage)

@@ -91,20 +91,27 @@ func (s *suite) measure(ctx context.Context) (*results, error) {
 		s.o.scanBin = cmp2(s.o.scanBin, scan)
 	}
 
-	refsNeeded := max(s.o.scans, 50)
-	s.logf("creating labelled images, %d tags in all, %d per image", refsNeeded, s.o.tagsPerImage)
-	s.images = newBenchImages(s.docker, s.o.tagsPerImage)
-	s.defer_(func() {
-		s.logf("removing the image tags")
-		if err := s.images.remove(); err != nil {
-			s.logf("cleanup: %v", err)
+	// Images for the inspects, the end-to-end run and the one-shot; the
+	// other groups scan absent images only.
+	if s.o.selected(groupLimit) || s.o.selected(groupE2E) || s.o.selected(groupOneShot) {
+		refsNeeded := 50
+		if s.o.selected(groupE2E) {
+			refsNeeded = max(s.o.scans, refsNeeded)
 		}
-	})
-	t := time.Now()
-	if err := s.images.create(ctx, refsNeeded); err != nil {
-		return nil, err
+		s.logf("creating labelled images, %d tags in all, %d per image", refsNeeded, s.o.tagsPerImage)
+		s.images = newBenchImages(s.docker, s.o.tagsPerImage)
+		s.defer_(func() {
+			s.logf("removing the image tags")
+			if err := s.images.remove(); err != nil {
+				s.logf("cleanup: %v", err)
+			}
+		})
+		t := time.Now()
+		if err := s.images.create(ctx, refsNeeded); err != nil {
+			return nil, err
+		}
+		s.logf("tagged in %s", time.Since(t).Round(time.Millisecond))
 	}
-	s.logf("tagged in %s", time.Since(t).Round(time.Millisecond))
 
 	if s.standIn, err = startStandIn(); err != nil {
 		return nil, err
@@ -114,9 +121,17 @@ func (s *suite) measure(ctx context.Context) (*results, error) {
 		return nil, fmt.Errorf("the analytics stand-in: %w", err)
 	}
 
-	// 1. The limit.
+	// 1. The limit; for the end-to-end rows alone, the two concurrencies
+	// their limits name.
 	res.inspect = map[int]float64{}
-	for _, c := range inspectConcurrencies(s.o.workers) {
+	var concurrencies []int
+	switch {
+	case s.o.selected(groupLimit):
+		concurrencies = inspectConcurrencies(s.o.workers)
+	case s.o.selected(groupE2E):
+		concurrencies = slices.Compact([]int{1, s.o.workers})
+	}
+	for _, c := range concurrencies {
 		rate, err := inspectRate(ctx, s.docker, s.images.refs, c, s.o.inspectDur)
 		if err != nil {
 			return nil, fmt.Errorf("inspect limit at concurrency %d: %w", c, err)
@@ -125,21 +140,36 @@ func (s *suite) measure(ctx context.Context) (*results, error) {
 		s.logf("raw inspects at concurrency %d: %.0f/s", c, rate)
 	}
 
-	// 2 and 3, per backend.
-	res.backends = append(res.backends, s.backend(ctx, "SQLite", map[string]string{
-		"SCANNER_DATA_DIR": filepath.Join(s.dir, "sqlite-e2e"),
-	}, res))
+	// 2 and 3, per backend; the accept path on the SQLite server of the
+	// end-to-end run, after it.
+	acceptRes := res
+	if !s.o.selected(groupAccept) {
+		acceptRes = nil
+	}
 	switch {
-	case s.o.skipPostgres:
-		res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "-skip-postgres"})
-	case s.o.postgresURL == "":
-		res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "no SCANNER_BENCH_POSTGRES_URL or SCANNER_TEST_POSTGRES_URL"})
+	case !s.o.selected(groupE2E):
+		for _, name := range []string{"SQLite", "PostgreSQL"} {
+			res.backends = append(res.backends, backendResult{name: name, scans: s.o.scans, skipped: notSelected})
+		}
+		if acceptRes != nil {
+			s.acceptOnly(ctx, res)
+		}
 	default:
-		dbURL, err := s.postgresSchema(ctx)
-		if err != nil {
-			res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, err: err})
-		} else {
-			res.backends = append(res.backends, s.backend(ctx, "PostgreSQL", map[string]string{"SCANNER_DATABASE_URL": dbURL}, nil))
+		res.backends = append(res.backends, s.backend(ctx, "SQLite", map[string]string{
+			"SCANNER_DATA_DIR": filepath.Join(s.dir, "sqlite-e2e"),
+		}, acceptRes))
+		switch {
+		case s.o.skipPostgres:
+			res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "-skip-postgres"})
+		case s.o.postgresURL == "":
+			res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, skipped: "no SCANNER_BENCH_POSTGRES_URL or SCANNER_TEST_POSTGRES_URL"})
+		default:
+			dbURL, err := s.postgresSchema(ctx)
+			if err != nil {
+				res.backends = append(res.backends, backendResult{name: "PostgreSQL", scans: s.o.scans, err: err})
+			} else {
+				res.backends = append(res.backends, s.backend(ctx, "PostgreSQL", map[string]string{"SCANNER_DATABASE_URL": dbURL}, nil))
+			}
 		}
 	}
 	if ctx.Err() != nil {
@@ -147,16 +177,20 @@ func (s *suite) measure(ctx context.Context) (*results, error) {
 	}
 
 	// 4. Memory and reads.
-	s.memoryAndReads(ctx, res)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	if s.o.selected(groupReads) {
+		s.memoryAndReads(ctx, res)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
 
 	// 5. One-shot.
-	s.oneShot(ctx, res)
+	if s.o.selected(groupOneShot) {
+		s.oneShot(ctx, res)
+	}
 
 	// 6. Image size.
-	if s.o.image != "" {
+	if s.o.image != "" && s.o.selected(groupImage) {
 		res.imageSize, res.imageErr = imageSize(ctx, s.docker, s.o.image)
 	}
 	res.finished = time.Now()
@@ -276,7 +310,8 @@ func (s *suite) profile(ctx context.Context, p *serverProc, name string, secs in
 }
 
 // backend measures end to end and the accept→finished latency on one
-// backend; with res given (SQLite), the accept path too.
+// backend; with res given (SQLite, when the accept rows are selected), the
+// accept path too.
 func (s *suite) backend(ctx context.Context, name string, env map[string]string, res *results) backendResult {
 	br := backendResult{name: name, scans: s.o.scans}
 	p, err := s.startServer(ctx, strings.ToLower(name), env)
@@ -367,6 +402,18 @@ func (s *suite) backend(ctx context.Context, name string, env map[string]string,
 		s.acceptPath(ctx, p, api, res)
 	}
 	return br
+}
+
+// acceptOnly measures the accept path on a SQLite server of its own, when
+// the end-to-end run, whose server it otherwise uses, is not selected.
+func (s *suite) acceptOnly(ctx context.Context, res *results) {
+	p, err := s.startServer(ctx, "sqlite-accept", map[string]string{"SCANNER_DATA_DIR": filepath.Join(s.dir, "sqlite-accept")})
+	if err != nil {
+		res.acceptErr = err
+		return
+	}
+	defer p.stop()
+	s.acceptPath(ctx, p, newAPIClient(p.URL), res)
 }
 
 // acceptPath measures POST /scan open loop at 500/s with the workers busy,
