@@ -108,8 +108,9 @@ var (
 func (c *Conn) Kept() int { return len(c.kept) }
 
 // take returns the kept statement of query, preparing and keeping it if
-// needed, marked busy; nil when the kept one is busy (the caller then runs
-// the query without the cache).
+// needed, marked busy; nil when the kept one is busy, or when every kept
+// statement is and the cache is full (the caller then runs the query
+// without the cache).
 func (c *Conn) take(ctx context.Context, query string) (*kept, error) {
 	if k, ok := c.kept[query]; ok {
 		if k.busy {
@@ -117,6 +118,15 @@ func (c *Conn) take(ctx context.Context, query string) (*kept, error) {
 		}
 		k.busy = true
 		return k, nil
+	}
+	if len(c.kept) >= c.size {
+		c.evictIdle()
+		// Every kept statement is in use (rows of each still open): keeping
+		// one more would grow the cache past its size, so this call runs
+		// without it.
+		if len(c.kept) >= c.size {
+			return nil, nil
+		}
 	}
 	ds, err := c.raw.PrepareContext(ctx, query)
 	if err != nil {
@@ -126,9 +136,6 @@ func (c *Conn) take(ctx context.Context, query string) (*kept, error) {
 	if !ok {
 		_ = ds.Close()
 		return nil, nil
-	}
-	if len(c.kept) >= c.size {
-		c.evictIdle()
 	}
 	k := &kept{st: st, busy: true}
 	c.kept[query] = k
