@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -705,13 +706,19 @@ RETURNING v`
 	deadline := time.Now().Add(duration)
 
 	const workers = 8
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		rounds atomic.Int64
+	)
 	errs := make(chan error, workers)
 	for g := range workers {
 		wg.Go(func() {
 			errs <- func() error {
 				var sum int64
-				for i := 0; time.Now().Before(deadline); i++ {
+				// At least five rounds, so that each goroutine nests once.
+				i := 0
+				defer func() { rounds.Add(int64(i)) }()
+				for ; i < 5 || time.Now().Before(deadline); i++ {
 					v := int64(g*1_000_000 + i)
 					if _, err := db.ExecContext(ctx, insert, g, i, v); err != nil {
 						return fmt.Errorf("insert %d/%d: %w", g, i, err)
@@ -741,6 +748,7 @@ RETURNING v`
 		})
 	}
 	wg.Wait()
+	t.Logf("%d rounds of insert, get, bump and count (every fifth with a nested read in a transaction) in %v", rounds.Load(), duration)
 	close(errs)
 	for err := range errs {
 		if err != nil {
