@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func BenchmarkSubmitAndComplete(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			env := newTestEnv(b, backend)
 			s := env.start(func(c *Config) {
-				c.Workers = DefaultWorkers
+				c.Workers = benchWorkers()
 				c.MaxQueueDepth = b.N + 1
 				c.Log = zerolog.Nop()
 			})
@@ -135,4 +137,12 @@ func BenchmarkEncodeResult(b *testing.B) {
 			b.Fatalf("encodeResult: %d bytes, %q, %v", len(doc), lastErr, err)
 		}
 	}
+}
+
+// benchWorkers is SCANNER_BENCH_WORKERS, else the default.
+func benchWorkers() int {
+	if n, err := strconv.Atoi(os.Getenv("SCANNER_BENCH_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return DefaultWorkers
 }

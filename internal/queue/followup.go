@@ -89,17 +89,14 @@ func pollOf(ans *scan.ReportAnswer, err error) scan.ReportPoll {
 }
 
 // linkReport links a scan that reached the analytics server to the report
-// of its commit, in the transaction that makes the scan final. After a
+// of its commit (key, which the scan's final write recorded), in the
+// transaction that makes the scan final. After a
 // registration (answer nil) it starts the report's follow-up unless one runs
 // already or the report is known; a follow-up that timed out or failed
 // starts again. A `report` scan's answer is the report's first (or latest)
 // news: a final answer makes a pending report final at once, a not-ready
 // one starts the follow-up.
-func (s *Store) linkReport(ctx context.Context, tx *sql.Tx, scanID, server string, labels scan.Labels, answer *scan.ReportAnswer) error {
-	key := reportKey(server, labels.GitURL, labels.GitSHA)
-	if _, err := tx.ExecContext(ctx, `UPDATE scans SET report_key = $1 WHERE id = $2`, key, scanID); err != nil {
-		return err
-	}
+func (s *Store) linkReport(ctx context.Context, tx *sql.Tx, scanID, key, server string, labels scan.Labels, answer *scan.ReportAnswer) error {
 	policy := s.followUpPolicy()
 	now := s.now()
 	existing, err := getReportRow(ctx, tx, key)

@@ -213,10 +213,19 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], server str
 		// the job is completed all the same.
 		var err error
 		o := a.Image.Origin
+		// A scan that reached the server follows (or tells) its commit's
+		// report: a registration, or a report answer. Its link to the
+		// report is written with its result, one statement for both.
+		linked := a.Response != nil || a.Report != nil
+		key := ""
+		if linked {
+			key = reportKey(server, a.Labels.GitURL, a.Labels.GitSHA)
+		}
 		updated, err = changedOne(fctx, tx, `UPDATE scans SET status = $1, result = $2, last_error = $3,
-			finished_at = $4, updated_at = $4, image_id = $5, digest = $6, manifest_digest = $7, platform = $8
-			WHERE id = $9 AND status = 'running'`,
-			status, doc, lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, job.Args.ScanID)
+			finished_at = $4, updated_at = $4, image_id = $5, digest = $6, manifest_digest = $7, platform = $8,
+			report_key = $9
+			WHERE id = $10 AND status = 'running'`,
+			status, doc, lastError, now, a.Image.ID, o.Digest, o.ManifestDigest, o.Platform, key, job.Args.ScanID)
 		if err != nil {
 			return err
 		}
@@ -229,10 +238,8 @@ func (s *Store) finish(ctx context.Context, job *river.Job[ScanArgs], server str
 			if err := s.insertCallbacks(fctx, tx, job.Args.ScanID, scan.EventScanFinal); err != nil {
 				return err
 			}
-			// A scan that reached the server follows (or tells) its
-			// commit's report: a registration, or a report answer.
-			if a.Response != nil || a.Report != nil {
-				if err := s.linkReport(fctx, tx, job.Args.ScanID, server, a.Labels, a.Report); err != nil {
+			if linked {
+				if err := s.linkReport(fctx, tx, job.Args.ScanID, key, server, a.Labels, a.Report); err != nil {
 					return fmt.Errorf("link the report: %w", err)
 				}
 			}
