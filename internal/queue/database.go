@@ -192,17 +192,14 @@ func isUniqueViolation(err error) bool {
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil. On
-// SQLite, fn must not use s.db, only tx: the store has one connection.
+// SQLite, fn must not use s.db, only tx: the store has one connection; and
+// fn may share its transaction with others' (see writegroup.go), each in a
+// savepoint of its own, so an error returned rolls back fn's writes only.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if s.dialect == dialectSQLite {
+		return s.inGroup(ctx, fn)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return s.plainTx(ctx, fn)
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -190,6 +190,9 @@ type Store struct {
 	// submits are the submissions waiting to be written together (see
 	// groupcommit.go).
 	submits submitQueue
+	// writes are the SQLite transactions waiting to be committed together
+	// (see writegroup.go).
+	writes writeQueue
 
 	mu              sync.Mutex
 	started         bool
