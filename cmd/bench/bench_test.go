@@ -152,6 +152,10 @@ func TestQuickRun(t *testing.T) {
 	if v := numbers(t, rows["4a"].measured); v[0] <= 0 {
 		t.Errorf("row 4a: seeding rate %v", v[0])
 	}
+	// Every scan asked for is stored, through the push hook.
+	if !strings.Contains(rows["4b"].figure, fmt.Sprintf("with %d stored scans", res.o.stored)) || !strings.Contains(rows["4a"].figure, "/hooks/distribution") {
+		t.Errorf("rows 4a/4b: not every one of the %d scans stored through the hook: %s; %s", res.o.stored, rows["4a"].figure, rows["4b"].figure)
+	}
 	if v := numbers(t, rows["4b"].measured); v[0] < 1 || v[0] > v[1] {
 		t.Errorf("row 4b: RSS %v MB, peak %v MB", v[0], v[1])
 	}

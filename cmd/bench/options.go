@@ -78,8 +78,13 @@ type options struct {
 	oneShotRuns int
 	drainMax    time.Duration // the wait for the seeded scans' backlog
 	seedMax     time.Duration // the time seeding may take
-	cpuProfile  string
-	pprofDir    string
+	// budget is the whole run's time the drain wait keeps within: it
+	// ends, at the latest, afterDrain before the budget is spent (the
+	// figures of 4 and 5 and the cleanup take the rest). Zero: no bound
+	// but drainMax.
+	budget     time.Duration
+	cpuProfile string
+	pprofDir   string
 
 	// only is -only as given, "" for every group; groups is what it
 	// selects.
@@ -139,6 +144,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.oneShotRuns = 3
 		o.drainMax = 30 * time.Second
 		o.seedMax = 60 * time.Second
+		o.budget = 0
 	} else {
 		o.scans = cmp(o.scans, 1500)
 		o.stored = cmp(o.stored, 100_000)
@@ -149,8 +155,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		o.stepRates = []float64{100, 250, 500, 1000, 1500, 2000, 3000, 4000}
 		o.listReqs = 200
 		o.oneShotRuns = 11
-		o.drainMax = 60 * time.Second
-		o.seedMax = 240 * time.Second
+		o.drainMax = 5 * time.Minute
+		o.seedMax = 2 * time.Minute
+		o.budget = 10 * time.Minute
 	}
 	o.postgresURL = getenv("SCANNER_BENCH_POSTGRES_URL")
 	if o.postgresURL == "" {

@@ -264,19 +264,23 @@ func (r *results) memoryRows() []row {
 	if !r.o.selected(groupReads) {
 		m.stored = r.o.stored // the figures' names say what a run would store
 	}
-	seed := row{id: "4a", figure: fmt.Sprintf("seeding: %d scans through POST /scan, 64 callers, SQLite (each of an absent image; then the workers' backlog)", m.stored)}
-	if m.stored < r.o.stored && m.err == nil {
-		seed.figure = fmt.Sprintf("seeding through POST /scan, 64 callers, SQLite: %d of the %d asked for within %s", m.stored, r.o.stored, r.o.seedMax)
+	how := fmt.Sprintf("through POST /hooks/distribution, notifications of %d pushes, %d at a time, SQLite (each a push to an empty registry on loopback, failed by a worker at its 404)", seedBatch, seedNotifiers)
+	seed := row{id: "4a", figure: fmt.Sprintf("seeding: %d scans %s", m.stored, how)}
+	if m.stored < r.o.stored && m.err == nil && r.o.selected(groupReads) {
+		seed.figure = fmt.Sprintf("seeding %s: %d of the %d asked for within %s", how, m.stored, r.o.stored, r.o.seedMax)
 	}
+	workers := ""
 	if m.seedRate > 0 {
 		seed.measured = fmt.Sprintf("%.0f/s", m.seedRate)
 		if m.backlog == 0 {
-			seed.limit = fmt.Sprintf("the workers' backlog done %.1f s after the last POST", m.drain.Seconds())
+			seed.limit = fmt.Sprintf("the workers' backlog done %.1f s after the last notification: 4b–4f are taken with the workers idle", m.drain.Seconds())
+			workers = ", workers idle"
 		} else {
-			seed.limit = fmt.Sprintf("%d scans still unfinished %.0f s after the last POST: 4b–4f are taken with the workers busy", m.backlog, m.drain.Seconds())
+			seed.limit = fmt.Sprintf("%d scans still unfinished %.0f s after the last notification (the run's time budget): 4b–4f are taken with the workers busy", m.backlog, m.drain.Seconds())
+			workers = fmt.Sprintf(", workers busy (%d scans unfinished)", m.backlog)
 		}
 	}
-	mem := row{id: "4b", figure: fmt.Sprintf("server RSS / peak (VmRSS / VmHWM) with %d stored scans, SQLite", m.stored),
+	mem := row{id: "4b", figure: fmt.Sprintf("server RSS / peak (VmRSS / VmHWM) with %d stored scans, SQLite%s", m.stored, workers),
 		target: fmt.Sprintf("RSS ≤ %.0f MB", float64(targetRSS)/decimalMB)}
 	if m.rss > 0 {
 		mem.measured = fmt.Sprintf("%.1f / %.1f MB", float64(m.rss)/decimalMB, float64(m.hwm)/decimalMB)
@@ -284,11 +288,11 @@ func (r *results) memoryRows() []row {
 	}
 	rows := []row{seed, mem}
 	for j, name := range []string{"none", "status=failed", "image=<one of them>", "deep cursor"} {
-		l := row{id: fmt.Sprintf("4%c", 'c'+j), figure: fmt.Sprintf("GET /scan p99, filter %s, %d stored, one caller", name, m.stored),
+		l := row{id: fmt.Sprintf("4%c", 'c'+j), figure: fmt.Sprintf("GET /scan p99, filter %s, %d stored, one caller%s", name, m.stored, workers),
 			target: fmt.Sprintf("p99 ≤ %s ms", msTarget(targetListP99))}
 		if j < len(m.lists) {
 			got := m.lists[j]
-			l.figure = fmt.Sprintf("GET /scan p99, filter %s, %d stored, one caller", got.name, m.stored)
+			l.figure = fmt.Sprintf("GET /scan p99, filter %s, %d stored, one caller%s", got.name, m.stored, workers)
 			l.limit = "GET /healthz p99 " + ms(m.healthz.percentile(99)) + " ms"
 			if got.lat.errors > 0 {
 				l.measured, l.verdict = fmt.Sprintf("%d errors: %s", got.lat.errors, oneLine(got.lat.firstErr)), verdictMissed
