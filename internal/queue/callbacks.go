@@ -142,7 +142,7 @@ func (s *Store) callbacksOf(ctx context.Context, q querier, scanID string) ([]sc
 // backoff; the receiver's refusal (a 4xx) or the last attempt ends it.
 func (s *Store) deliver(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	id := job.Args.CallbackID
-	c, err := scanCallback(s.db.QueryRowContext(ctx, `SELECT `+callbackColumns+` FROM callbacks WHERE callback_id = $1`, id))
+	c, err := scanCallback(s.rdb.QueryRowContext(ctx, `SELECT `+callbackColumns+` FROM callbacks WHERE callback_id = $1`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return river.JobCancel(fmt.Errorf("callback %s no longer exists", id))
@@ -153,7 +153,7 @@ func (s *Store) deliver(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	case s.cfg.Notifier == nil:
 		return river.JobCancel(errors.New("callbacks are not configured (no notify secret)"))
 	}
-	rec, err := getRow(ctx, s.db, c.scanID)
+	rec, err := getRow(ctx, s.rdb, c.scanID)
 	if scan.ErrorCode(err) == scan.ENotFound {
 		return river.JobCancel(fmt.Errorf("scan %s of callback %s no longer exists", c.scanID, id))
 	} else if err != nil {
@@ -198,7 +198,7 @@ func (s *Store) deliver(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if _, err := s.db.ExecContext(fctx, `UPDATE callbacks SET callback_state = $1, attempt_log = $2, delivered_at = $3
+	if _, err := s.write(fctx, `UPDATE callbacks SET callback_state = $1, attempt_log = $2, delivered_at = $3
 		WHERE callback_id = $4`, state, string(logDoc), delivered, id); err != nil {
 		return fmt.Errorf("record callback %s: %w", id, err)
 	}

@@ -241,7 +241,7 @@ func (s *Store) reportBecameFinal(ctx context.Context, tx *sql.Tx, key string, s
 func (s *Store) followUp(ctx context.Context, job *river.Job[FollowUpArgs]) error {
 	key := job.Args.Key
 	log := s.log.With().Str("report_key", key[:12]).Logger()
-	r, err := getReportRow(ctx, s.db, key)
+	r, err := getReportRow(ctx, s.rdb, key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return river.JobCancel(fmt.Errorf("report %s no longer exists", key))
@@ -281,7 +281,7 @@ func (s *Store) followUp(ctx context.Context, job *river.Job[FollowUpArgs]) erro
 		if err != nil {
 			return err
 		}
-		if _, err := s.db.ExecContext(fctx, `UPDATE reports SET report_status = $1, report_updated = $2
+		if _, err := s.write(fctx, `UPDATE reports SET report_status = $1, report_updated = $2
 			WHERE report_key = $3 AND report_state = 'pending'`, doc, micros(s.now()), key); err != nil {
 			return fmt.Errorf("record the report follow-up %s: %w", key, err)
 		}
@@ -307,7 +307,7 @@ func (s *Store) Report(ctx context.Context, id string) (scan.Report, error) {
 		state sql.NullString
 		body  sql.NullString
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT reports.report_state, reports.report_body`+recordTables+` WHERE id = $1`, id).
+	err := s.rdb.QueryRowContext(ctx, `SELECT reports.report_state, reports.report_body`+recordTables+` WHERE id = $1`, id).
 		Scan(&state, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -328,7 +328,7 @@ func (s *Store) Report(ctx context.Context, id string) (scan.Report, error) {
 
 // ReportStates counts the reports by state, for the metrics.
 func (s *Store) ReportStates(ctx context.Context) (map[scan.ReportState]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT report_state, COUNT(*) FROM reports GROUP BY report_state`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT report_state, COUNT(*) FROM reports GROUP BY report_state`)
 	if err != nil {
 		return nil, fmt.Errorf("store: count reports: %w", err)
 	}

@@ -148,7 +148,7 @@ func (s *Store) claimRegistration(ctx context.Context, key registrationKey, scan
 
 // markRegistered records that scanID's claim was registered.
 func (s *Store) markRegistered(ctx context.Context, key registrationKey, scanID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE registrations SET registered_at = $1
+	_, err := s.write(ctx, `UPDATE registrations SET registered_at = $1
 		WHERE server = $2 AND git_url = $3 AND git_sha = $4 AND scan_id = $5`,
 		micros(s.now()), key.server, key.gitURL, key.gitSHA, scanID)
 	return err
@@ -157,7 +157,7 @@ func (s *Store) markRegistered(ctx context.Context, key registrationKey, scanID 
 // releaseRegistration gives up scanID's claim after a failed registration,
 // so that another scan of the commit may register at once.
 func (s *Store) releaseRegistration(ctx context.Context, key registrationKey, scanID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM registrations
+	_, err := s.write(ctx, `DELETE FROM registrations
 		WHERE server = $1 AND git_url = $2 AND git_sha = $3 AND scan_id = $4 AND registered_at IS NULL`,
 		key.server, key.gitURL, key.gitSHA, scanID)
 	return err

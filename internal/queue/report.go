@@ -61,7 +61,7 @@ func (s *Store) queueReport(ctx context.Context, tx *sql.Tx, scanID string) erro
 func (s *Store) sendReport(ctx context.Context, job *river.Job[ReportArgs]) error {
 	id := job.Args.ScanID
 	log := s.log.With().Str("scan_id", id).Int("attempt", job.Attempt).Logger()
-	r, err := getRow(ctx, s.db, id)
+	r, err := getRow(ctx, s.rdb, id)
 	switch {
 	case scan.ErrorCode(err) == scan.ENotFound:
 		return river.JobCancel(fmt.Errorf("scan %s no longer exists", id))

@@ -76,13 +76,13 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	started := s.now()
 	// "running" is accepted too: the record of a job rescued after its
 	// process died still says running.
-	marked, err := changedOne(ctx, s.db, `UPDATE scans SET status = 'running', attempts = $1,
+	marked, err := s.write(ctx, `UPDATE scans SET status = 'running', attempts = $1,
 		started_at = COALESCE(started_at, $2), updated_at = $2, runner = $3
 		WHERE id = $4 AND status IN `+activeStatuses, job.Attempt, micros(started), s.runnerID, id)
 	if err != nil {
 		return fmt.Errorf("mark scan %s running: %w", id, err)
 	}
-	if !marked {
+	if marked == 0 {
 		return river.JobCancel(fmt.Errorf("scan %s was canceled or removed before it ran", id))
 	}
 	log.Debug().Str("image", r.Image).Msg("scan attempt started")
@@ -113,7 +113,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		// no attempt) and the record says why it waits.
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
-		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'retrying', attempts = $1, last_error = $2, updated_at = $3
+		if _, err := s.write(bg, `UPDATE scans SET status = 'retrying', attempts = $1, last_error = $2, updated_at = $3
 			WHERE id = $4 AND status = 'running'`, job.Attempt-1, by.Error(), micros(s.now()), id); err != nil {
 			log.Warn().Err(err).Msg("could not mark the scan waiting")
 		}
@@ -131,7 +131,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		// error returned), and the record says the same.
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
-		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'queued', attempts = $1, updated_at = $2
+		if _, err := s.write(bg, `UPDATE scans SET status = 'queued', attempts = $1, updated_at = $2
 			WHERE id = $3 AND status = 'running'`, job.Attempt-1, micros(s.now()), id); err != nil {
 			log.Warn().Err(err).Msg("could not put the interrupted scan's record back in the queue")
 		}
@@ -149,7 +149,7 @@ func (s *Store) work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		failure := s.scrubError(attemptError(ctx, a))
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
-		if _, err := s.db.ExecContext(bg, `UPDATE scans SET status = 'retrying', last_error = $1, updated_at = $2
+		if _, err := s.write(bg, `UPDATE scans SET status = 'retrying', last_error = $1, updated_at = $2
 			WHERE id = $3 AND status = 'running'`, failure.Error(), micros(s.now()), id); err != nil {
 			log.Warn().Err(err).Msg("could not mark the scan retrying")
 		}

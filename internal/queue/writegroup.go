@@ -150,6 +150,31 @@ func (s *Store) commitGroup(group []*pendingWrite) {
 	}
 }
 
+// write runs one statement that changes rows and says how many it
+// changed. On SQLite it joins the write group, so that it waits its turn in
+// order with the transactions instead of racing them for the connection:
+// database/sql hands a freed connection to a random waiter, and with a
+// dozen workers waiting, an accept could lose that draw many times over.
+func (s *Store) write(ctx context.Context, query string, args ...any) (int64, error) {
+	if s.dialect != dialectSQLite {
+		res, err := s.db.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	var n int64
+	err := s.inGroup(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
 // plainTx runs fn in a transaction of its own and commits it when fn
 // returns nil.
 func (s *Store) plainTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
