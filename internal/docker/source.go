@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -38,8 +39,20 @@ func New(opts ...client.Opt) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
+	if t, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+		// Go keeps 2 idle connections per host by default: the service's
+		// workers and accepts inspect at once, and every request past two
+		// dialled the daemon anew and closed the connection after,
+		// doubling an inspect's cost to both sides under load.
+		t.MaxIdleConns = max(t.MaxIdleConns, idleConns)
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, idleConns)
+	}
 	return &Source{api: c}, nil
 }
+
+// idleConns is how many idle connections to the daemon a Source keeps:
+// more than the workers and accepts a service runs at once.
+const idleConns = 64
 
 // Client returns the underlying API client, for tests and tools that build
 // images or containers on the same daemon.
