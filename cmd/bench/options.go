@@ -103,7 +103,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.skipPostgres, "skip-postgres", false, "measure SQLite only")
 	fs.IntVar(&o.scans, "scans", 0, "end-to-end scans per backend, each of a distinct image reference (default 1500, -quick 100)")
 	fs.IntVar(&o.workers, "workers", 16, "SCANNER_WORKERS of the server under test, and the inspect concurrency it is compared with")
-	fs.IntVar(&o.tagsPerImage, "tags-per-image", defaultTagsPerImage, "references per built image (an inspect's cost grows with the image's tags)")
+	fs.IntVar(&o.tagsPerImage, "tags-per-image", defaultTagsPerImage, "references per image (an inspect's cost grows with the image's tags)")
 	fs.IntVar(&o.stored, "stored", 0, "stored scans for the memory and list figures (default 100000, -quick 500)")
 	fs.StringVar(&o.out, "out", "", "also write the table, as markdown, to this file")
 	fs.StringVar(&o.serverBin, "server-bin", "", "a built server binary (default: go build ./cmd/server)")

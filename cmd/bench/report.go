@@ -394,7 +394,7 @@ func (r *results) markdown() string {
 	if r.o.only != "" {
 		mode += fmt.Sprintf(", -only %s (the other rows not measured)", r.o.only)
 	}
-	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans; images FROM scratch with labels, %d tags each.\n\n",
+	fmt.Fprintf(&b, "Mode: %s; %d workers; %d end-to-end scans per backend; %d stored scans; images of labels and no layer (what FROM scratch and LABEL build), loaded, %d tags each.\n\n",
 		mode, r.o.workers, r.o.scans, r.o.stored, r.o.tagsPerImage)
 	b.WriteString("| # | figure | measured | limit / reference, same run | ratio | target | verdict |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
