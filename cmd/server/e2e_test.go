@@ -411,3 +411,35 @@ func TestShutdownStartsNoNewScans(t *testing.T) {
 		t.Logf("first server's log:\n%s", first.stderr.String())
 	}
 }
+
+// TestOneImageUnderItsNamesIsOneScan submits one image under its name and
+// its ids while its first scan is still registering: the server resolves
+// each reference from the daemon's image list in memory (docker.Index), so
+// every submission after the first is answered with the first's scan (202,
+// since it is not final yet), and the list holds one scan.
+func TestOneImageUnderItsNamesIsOneScan(t *testing.T) {
+	t.Parallel()
+	d := dockertest.New(t)
+	img := buildImage(t, d, "server-one-image", "0a1b2c3")
+	sec := newSecrets()
+	peer := newAnalyticsPeer(t, sec, 3*time.Second) // keeps the first scan active
+	srv := startServer(t, serverConfig(t, sec, peer, ""))
+	waitHealthy(t, srv.url)
+	c := newClient(t, srv.url, sec.apiToken)
+
+	first := c.submit(img.name, "")
+	if first.status != http.StatusAccepted {
+		t.Fatalf("first submission: %d %s, want 202", first.status, first.body)
+	}
+	want := first.record(t).ID
+	hex := strings.TrimPrefix(img.id, "sha256:")
+	for _, ref := range []string{img.id, hex, hex[:12], "docker.io/library/" + img.name} {
+		r := c.submit(ref, "")
+		if r.status != http.StatusAccepted || r.record(t).ID != want {
+			t.Errorf("POST /scan %q: %d %s, want 202 with scan %s", ref, r.status, r.body, want)
+		}
+	}
+	if all := c.listAll(); len(all) != 1 {
+		t.Errorf("GET /scan lists %d scans, want 1: %+v", len(all), all)
+	}
+}

@@ -87,6 +87,14 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 	}
 	defer closeSources()
 	labelKeys, _ := scan.ParseLabelKeys(cfg.LabelKeys) // checked above
+	var index *docker.Index
+	if d, ok := sources[scan.SourceDaemon].(*docker.Source); ok {
+		index = docker.NewIndex(d, log.With().Str("component", "docker-index").Logger())
+		indexCtx, stopIndex := context.WithCancel(context.WithoutCancel(ctx))
+		indexDone := make(chan struct{})
+		go func() { defer close(indexDone); index.Run(indexCtx) }()
+		defer func() { stopIndex(); <-indexDone }()
+	}
 
 	m := metrics.New()
 	// Not through the instrumented transport: readiness probes would mix
@@ -115,7 +123,7 @@ func Run(ctx context.Context, cfg Config, logOut io.Writer) error {
 		Retention:       cfg.Retention,
 		MaxQueueDepth:   cfg.MaxQueueDepth,
 		ScannerFor:      scanners.forServer,
-		ResolveImage:    resolveDaemonImage(sources[scan.SourceDaemon]),
+		ResolveImage:    resolveDaemonImage(index),
 		Scrub:           scrub,
 		ReportInterval:  cfg.ReportInterval,
 		ReportDeadline:  cfg.ReportDeadline,
@@ -377,20 +385,20 @@ func HealthcheckURL() (string, error) {
 	return HealthzURL(addr)
 }
 
-// resolveDaemonImage looks a submitted reference up in the Docker daemon, a
-// local call of a few milliseconds, so that one image submitted under its
-// name and its ids is one scan. Registry references are not looked up at
-// submission: that is a network round trip per request, and pushes arrive
-// by digest anyway. nil without the daemon source.
-func resolveDaemonImage(daemon scan.LabelSource) func(context.Context, string, string) (string, error) {
-	if daemon == nil {
+// resolveDaemonImage looks a submitted reference up in the daemon's image
+// list, kept in memory (docker.Index), so that one image submitted under its
+// name and its ids is one scan without a daemon call per accept. Registry
+// references are not looked up at submission: that is a network round trip
+// per request, and pushes arrive by digest anyway. nil without the daemon
+// source.
+func resolveDaemonImage(index *docker.Index) func(context.Context, string, string) (string, error) {
+	if index == nil {
 		return nil
 	}
 	return func(ctx context.Context, source, ref string) (string, error) {
 		if source != scan.SourceDaemon {
 			return "", errors.New("only daemon references are resolved at submission")
 		}
-		img, err := daemon.Inspect(ctx, ref)
-		return img.ID, err
+		return index.Resolve(ctx, ref)
 	}
 }
