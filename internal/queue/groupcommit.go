@@ -155,7 +155,12 @@ func (s *Store) writeBatch(batch []*pendingSubmit) {
 // one, or EQueueFull for those past the queue's room. An error returned is
 // the transaction's, and no submission of the batch was written.
 func (s *Store) submitBatchOnce(ctx context.Context, batch []*pendingSubmit) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	write := s.plainTx
+	if s.dialect == dialectSQLite {
+		// Its callers wait for the answer: before the workers' writes.
+		write = s.inGroupUrgent
+	}
+	return write(ctx, func(tx *sql.Tx) error {
 		var fresh []*pendingSubmit
 		firstOf := make(map[string]*pendingSubmit, len(batch))
 		repeats := map[*pendingSubmit]*pendingSubmit{}

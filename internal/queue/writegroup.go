@@ -25,9 +25,15 @@ import (
 //
 // PostgreSQL runs transactions concurrently and gains nothing from this.
 
-// maxWriteGroup bounds the transactions committed together, so that one
-// group holds the writer only briefly.
-const maxWriteGroup = 64
+// maxWriteGroup bounds the transactions committed together, and
+// maxGroupTime the time a group may run before it commits, leaving the
+// functions it has not started to the next: an accept that arrives while a
+// group runs waits for that group only (accepts go first in the next, see
+// urgent), so the group's length is the accept's wait.
+const (
+	maxWriteGroup = 64
+	maxGroupTime  = 3 * time.Millisecond
+)
 
 // writeGroupTimeout bounds a group's transaction as a whole; each function
 // in it runs on its own caller's context.
@@ -39,25 +45,70 @@ type pendingWrite struct {
 	fn   func(tx *sql.Tx) error
 	done chan struct{}
 	err  error
+	// urgent functions go first into every group.
+	urgent bool
 }
 
-// writeQueue holds the functions not yet taken into a group.
+// writeQueue holds the functions not yet taken into a group: urgent ones
+// (accepts, whose callers wait for the answer) go first into every group.
 type writeQueue struct {
 	mu      sync.Mutex
+	urgent  []*pendingWrite
 	pending []*pendingWrite
 	writing bool
+}
+
+func (q *writeQueue) empty() bool { return len(q.urgent) == 0 && len(q.pending) == 0 }
+
+// take removes the next group from the queue; the caller holds mu.
+func (q *writeQueue) take() []*pendingWrite {
+	group := make([]*pendingWrite, 0, min(len(q.urgent)+len(q.pending), maxWriteGroup))
+	for _, from := range []*[]*pendingWrite{&q.urgent, &q.pending} {
+		n := min(len(*from), maxWriteGroup-len(group))
+		group = append(group, (*from)[:n]...)
+		*from = append((*from)[:0], (*from)[n:]...)
+	}
+	return group
+}
+
+// putBack returns the functions a group did not start to the head of the
+// queue; the caller holds mu.
+func (q *writeQueue) putBack(rest []*pendingWrite) {
+	var urgent, other []*pendingWrite
+	for _, p := range rest {
+		if p.urgent {
+			urgent = append(urgent, p)
+		} else {
+			other = append(other, p)
+		}
+	}
+	q.urgent = append(urgent, q.urgent...)
+	q.pending = append(other, q.pending...)
 }
 
 // inGroup runs fn in a savepoint of the next group's transaction and
 // returns once the group is committed, with fn's error or the commit's.
 func (s *Store) inGroup(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.enqueueWrite(ctx, fn, false)
+}
+
+// inGroupUrgent is inGroup for a function that goes before the others.
+func (s *Store) inGroupUrgent(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.enqueueWrite(ctx, fn, true)
+}
+
+func (s *Store) enqueueWrite(ctx context.Context, fn func(tx *sql.Tx) error, urgent bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p := &pendingWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
+	p := &pendingWrite{ctx: ctx, fn: fn, done: make(chan struct{}), urgent: urgent}
 	q := &s.writes
 	q.mu.Lock()
-	q.pending = append(q.pending, p)
+	if urgent {
+		q.urgent = append(q.urgent, p)
+	} else {
+		q.pending = append(q.pending, p)
+	}
 	lead := !q.writing
 	q.writing = true
 	q.mu.Unlock()
@@ -77,7 +128,7 @@ func (s *Store) commitGroups(own *pendingWrite) {
 	q := &s.writes
 	for {
 		q.mu.Lock()
-		if len(q.pending) == 0 {
+		if q.empty() {
 			q.writing = false
 			q.mu.Unlock()
 			return
@@ -87,32 +138,39 @@ func (s *Store) commitGroups(own *pendingWrite) {
 			go s.commitGroups(nil)
 			return
 		}
-		n := min(len(q.pending), maxWriteGroup)
-		group := make([]*pendingWrite, n)
-		copy(group, q.pending)
-		q.pending = append(q.pending[:0], q.pending[n:]...)
+		group := q.take()
 		q.mu.Unlock()
-		s.commitGroup(group)
+		if rest := s.commitGroup(group); len(rest) > 0 {
+			q.mu.Lock()
+			q.putBack(rest)
+			q.mu.Unlock()
+		}
 	}
 }
 
-// commitGroup runs a group's functions, each in a savepoint, and commits.
-func (s *Store) commitGroup(group []*pendingWrite) {
+// commitGroup runs a group's functions, each in a savepoint, and commits;
+// it returns those it did not start once maxGroupTime had passed.
+func (s *Store) commitGroup(group []*pendingWrite) (rest []*pendingWrite) {
 	if len(group) == 1 {
 		// Alone: a transaction of its own, without savepoints.
 		p := group[0]
 		p.err = s.plainTx(p.ctx, p.fn)
 		close(p.done)
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeGroupTimeout)
 	defer cancel()
+	started := time.Now()
 	err := func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		for _, p := range group {
+		for i, p := range group {
+			if i > 0 && time.Since(started) > maxGroupTime {
+				rest, group = group[i:], group[:i]
+				break
+			}
 			if p.err = p.ctx.Err(); p.err != nil {
 				continue
 			}
@@ -148,6 +206,7 @@ func (s *Store) commitGroup(group []*pendingWrite) {
 		}
 		close(p.done)
 	}
+	return rest
 }
 
 // write runs one statement that changes rows and says how many it
