@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -145,4 +146,63 @@ func benchWorkers() int {
 		return n
 	}
 	return DefaultWorkers
+}
+
+// BenchmarkList is GET /scan's read with listStored final scans stored,
+// each with a result of the size a failed scan stores: the first page, the
+// status filter, and a page deep down the list.
+func BenchmarkList(b *testing.B) {
+	const listStored = 20000
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			env := newTestEnv(b, backend)
+			s := env.open(func(c *Config) {
+				c.MaxQueueDepth = 1 << 30
+				c.Log = zerolog.Nop()
+			})
+			ctx := context.Background()
+			for i := 0; i < listStored; i += 1000 {
+				reqs := make([]scan.Request, 1000)
+				for j := range reqs {
+					reqs[j] = scan.Request{Image: fmt.Sprintf("bench/list-%d", i+j)}
+				}
+				if _, err := s.SubmitMany(ctx, reqs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			result, err := json.Marshal(scan.Result{Successful: false, ScanType: "register",
+				Summary: "The image could not be read: no image or container on the daemon",
+				Errors:  []string{"no image or container \"bench/list-0\" on the daemon: Error response from daemon: No such image"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.db.ExecContext(ctx, `UPDATE scans SET status = 'failed', result = $1, finished_at = updated_at`, string(result)); err != nil {
+				b.Fatal(err)
+			}
+			deep, err := s.List(ctx, scan.Filter{Limit: scan.MaxListLimit})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range listStored / scan.MaxListLimit * 9 / 10 {
+				if deep, err = s.List(ctx, scan.Filter{Limit: scan.MaxListLimit, Cursor: deep.NextCursor}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for name, f := range map[string]scan.Filter{
+				"none":   {},
+				"status": {Status: scan.StatusFailed},
+				"deep":   {Cursor: deep.NextCursor},
+			} {
+				b.Run(name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						p, err := s.List(ctx, f)
+						if err != nil || len(p.Scans) != scan.DefaultListLimit {
+							b.Fatalf("List: %d scans, %v", len(p.Scans), err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
