@@ -84,7 +84,7 @@ func (s *Store) insertCallbacks(ctx context.Context, tx *sql.Tx, scanID, event s
 			VALUES ($1, $2, $3, $4, $5, $6)`, id.String(), scanID, event, target, callbackPending, micros(s.now())); err != nil {
 			return fmt.Errorf("record the callback: %w", err)
 		}
-		if _, err := s.client.InsertTx(ctx, tx, NotifyArgs{CallbackID: id.String()}, &river.InsertOpts{MaxAttempts: callbackMaxAttempts}); err != nil {
+		if _, err := s.client.InsertTx(ctx, tx, NotifyArgs{CallbackID: id.String()}, &river.InsertOpts{MaxAttempts: callbackMaxAttempts, Priority: backgroundPriority}); err != nil {
 			return fmt.Errorf("queue the callback: %w", err)
 		}
 	}

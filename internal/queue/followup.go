@@ -170,7 +170,7 @@ func encodeReport(st scan.ReportStatus, report *scan.Report) (status string, bod
 
 // insertFollowUp queues the follow-up job of a report, to run after wait.
 func (s *Store) insertFollowUp(ctx context.Context, tx *sql.Tx, key string, wait time.Duration) error {
-	opts := &river.InsertOpts{MaxAttempts: followUpMaxAttempts}
+	opts := &river.InsertOpts{MaxAttempts: followUpMaxAttempts, Priority: backgroundPriority}
 	if wait > 0 {
 		opts.ScheduledAt = time.Now().Add(wait) // River's clock
 	}

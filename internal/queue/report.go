@@ -47,7 +47,7 @@ func (w *reportWorker) NextRetry(job *river.Job[ReportArgs]) time.Time {
 // transaction that makes the scan final: the report is then as durable as
 // the result, and sent whatever happens to this process.
 func (s *Store) queueReport(ctx context.Context, tx *sql.Tx, scanID string) error {
-	_, err := s.client.InsertTx(ctx, tx, ReportArgs{ScanID: scanID}, &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts})
+	_, err := s.client.InsertTx(ctx, tx, ReportArgs{ScanID: scanID}, &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts, Priority: backgroundPriority})
 	if err != nil {
 		return fmt.Errorf("queue the error report: %w", err)
 	}

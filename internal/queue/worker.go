@@ -30,6 +30,13 @@ type ScanArgs struct {
 // Kind names scan jobs in River's table.
 func (ScanArgs) Kind() string { return "analytics_scan" }
 
+// backgroundPriority is the River priority of the jobs that follow a scan
+// (its error report, its commit's report follow-up, its callbacks): below
+// the scans' own (River's default, 1, the highest), so that a scan queued
+// behind a thousand report follow-ups still runs next. River fetches by
+// priority first.
+const backgroundPriority = 2
+
 // Attempt results, the label values of metrics.ScanDuration.
 const (
 	attemptOK         = "ok"
