@@ -10,6 +10,9 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
@@ -30,12 +33,19 @@ import (
 // source; the worker's inspect still finds the image. While the event
 // stream is down, Resolve asks the daemon, as without an index.
 type Index struct {
+	api  apiClient
 	src  *Source
 	log  zerolog.Logger
 	mu   sync.RWMutex
 	live bool              // the event stream is read and the list loaded since
 	refs map[string]string // normalized name:tag and name@digest -> image id
 	ids  map[string]bool   // "sha256:<hex>" of every image
+}
+
+// apiClient is what the index asks of the daemon.
+type apiClient interface {
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 }
 
 // ErrNotIndexed says a reference names no image the index knows.
@@ -47,7 +57,7 @@ const listTimeout = 30 * time.Second
 // NewIndex returns an index of src's daemon, empty and not live until Run
 // has loaded it.
 func NewIndex(src *Source, log zerolog.Logger) *Index {
-	return &Index{src: src, log: log}
+	return &Index{api: src.api, src: src, log: log}
 }
 
 // Live reports whether the index answers from memory.
@@ -151,7 +161,7 @@ func (x *Index) Run(ctx context.Context) {
 func (x *Index) follow(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msgs, errs := x.src.imageEvents(sctx)
+	msgs, errs := x.api.Events(sctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ImageEventType)))})
 	if err := x.load(ctx); err != nil {
 		return err
 	}
@@ -186,7 +196,7 @@ func (x *Index) follow(ctx context.Context) error {
 func (x *Index) load(ctx context.Context) error {
 	lctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	list, err := x.src.listImages(lctx)
+	list, err := x.api.ImageList(lctx, image.ListOptions{})
 	if err != nil {
 		return classify(err, "image list")
 	}

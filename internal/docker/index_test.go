@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
@@ -113,8 +114,7 @@ func TestIndexWithoutADaemonIsNotLive(t *testing.T) {
 	// No daemon listens there: the event stream fails, and Resolve says
 	// what the daemon's client says rather than "not indexed".
 	sock := filepath.Join(t.TempDir(), "absent.sock")
-	t.Setenv("DOCKER_API_VERSION", "1.41")
-	s, err := docker.New(docker.WithHost("unix://" + sock))
+	s, err := docker.New(client.WithHost("unix://"+sock), client.WithVersion("1.41"))
 	if err != nil {
 		t.Fatal(err)
 	}

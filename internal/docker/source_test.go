@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -23,7 +24,7 @@ import (
 
 // newSource connects a Source to the test daemon, which dockertest.New
 // requires (skipping by hand, failing in CI).
-func newSource(t *testing.T, opts ...docker.Option) (*docker.Source, *dockertest.Daemon) {
+func newSource(t *testing.T, opts ...client.Opt) (*docker.Source, *dockertest.Daemon) {
 	t.Helper()
 	d := dockertest.New(t)
 	s, err := docker.New(opts...)
@@ -243,7 +244,7 @@ func TestUnreachableDaemon(t *testing.T) {
 		timeout time.Duration
 	}{
 		{"socket missing, via WithHost", func(t *testing.T) *docker.Source {
-			s, err := docker.New(docker.WithHost(socket))
+			s, err := docker.New(client.WithHost(socket))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,14 +259,14 @@ func TestUnreachableDaemon(t *testing.T) {
 			return s
 		}, 10 * time.Second},
 		{"daemon hangs", func(t *testing.T) *docker.Source {
-			s, err := docker.New(docker.WithHost("tcp://" + ln.Addr().String()))
+			s, err := docker.New(client.WithHost("tcp://" + ln.Addr().String()))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		}, 300 * time.Millisecond},
 		{"daemon hangs, caller sets no deadline", func(t *testing.T) *docker.Source {
-			s, err := docker.New(docker.WithHost("tcp://"+ln.Addr().String()), docker.WithTimeout(300*time.Millisecond))
+			s, err := docker.New(client.WithHost("tcp://"+ln.Addr().String()), client.WithTimeout(300*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,12 +327,12 @@ func TestAPIVersionNegotiation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := docker.MaxAPIVersion
-	if versionAtMost(sv.APIVersion, docker.MaxAPIVersion) {
+	want := api.DefaultVersion
+	if versionAtMost(sv.APIVersion, api.DefaultVersion) {
 		want = sv.APIVersion
 	}
-	if want == docker.MaxAPIVersion {
-		t.Logf("the daemon speaks API %s, not older than the client's %s: negotiation is not exercised", sv.APIVersion, docker.MaxAPIVersion)
+	if want == api.DefaultVersion {
+		t.Logf("the daemon speaks API %s, not older than the client's %s: negotiation is not exercised", sv.APIVersion, api.DefaultVersion)
 	} else {
 		// The premise: a client that does not negotiate is refused.
 		plain, err := client.NewClientWithOpts(client.FromEnv)
@@ -347,8 +348,8 @@ func TestAPIVersionNegotiation(t *testing.T) {
 	if err != nil || img.ID != id {
 		t.Fatalf("Inspect against a daemon speaking API %s: %+v, %v", sv.APIVersion, img, err)
 	}
-	if got := s.APIVersion(); got != want {
-		t.Errorf("negotiated API %s, want %s (daemon %s, client default %s)", got, want, sv.APIVersion, docker.MaxAPIVersion)
+	if got := s.Client().ClientVersion(); got != want {
+		t.Errorf("negotiated API %s, want %s (daemon %s, client default %s)", got, want, sv.APIVersion, api.DefaultVersion)
 	}
 }
 
@@ -440,7 +441,11 @@ func TestDefaultRequestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	if got := s.RequestTimeout(); got != docker.DefaultRequestTimeout {
+	c, ok := s.Client().(*client.Client)
+	if !ok {
+		t.Fatalf("Client() is %T, want *client.Client", s.Client())
+	}
+	if got := c.HTTPClient().Timeout; got != docker.DefaultRequestTimeout {
 		t.Errorf("request timeout %v, want %v", got, docker.DefaultRequestTimeout)
 	}
 }

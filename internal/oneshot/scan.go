@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/analytics"
@@ -433,9 +434,9 @@ func newSource(getenv func(string) string, o scanOptions) (scan.LabelSource, fun
 // docker client's own business. A client that cannot be made (a malformed
 // DOCKER_HOST) fails every inspection, so that the results say why.
 func newDaemonSource(getenv func(string) string, scanIn string) (scan.LabelSource, func()) {
-	var opts []docker.Option
+	var opts []client.Opt
 	if host := envValue(getenv, "DOCKER_HOST"); host != "" {
-		opts = append(opts, docker.WithHost(host))
+		opts = append(opts, client.WithHost(host))
 	}
 	var src scan.LabelSource
 	closeFn := func() {}

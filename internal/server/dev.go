@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/rs/zerolog"
 
 	"github.com/centos-pipeline/analytics-scanner/internal/docker"
@@ -123,13 +125,15 @@ func labelledImage(ctx context.Context, sources map[string]scan.LabelSource) (st
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	tags, err := d.LabelledTags(ctx, scan.LabelGitURL)
+	images, err := d.Client().ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", scan.LabelGitURL))})
 	if err != nil {
 		return placeholder, false
 	}
-	for _, tag := range tags {
-		if tag != "" && !strings.Contains(tag, "<none>") {
-			return tag, true
+	for _, img := range images {
+		for _, tag := range img.RepoTags {
+			if tag != "" && !strings.Contains(tag, "<none>") {
+				return tag, true
+			}
 		}
 	}
 	return placeholder, false
