@@ -1,8 +1,9 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,12 +15,42 @@ import (
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
-// formatTime formats a time in UTC.
-func formatTime(t time.Time, layout string) string {
-	return t.UTC().Format(layout)
+// pageNames are the templates, each parsed with base.html.
+var pageNames = []string{"list", "detail", "confirm", "signin", "error"}
+
+var funcs = template.FuncMap{
+	// iso is the machine-readable time the script turns into local time.
+	"iso": func(t any) string { return formatTime(t, time.RFC3339Nano) },
+	// utc is the time shown before the script runs and kept on hover.
+	"utc": func(t any) string { return formatTime(t, "2006-01-02 15:04:05 UTC") },
 }
 
-// pageData is what the frame around every page needs (page in render.go).
+// formatTime formats a time or a non-nil *time.Time in UTC; records keep
+// optional times as pointers.
+func formatTime(v any, layout string) string {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format(layout)
+	case *time.Time:
+		if t != nil {
+			return t.UTC().Format(layout)
+		}
+	}
+	return ""
+}
+
+func parsePages() map[string]*template.Template {
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		// Must: the templates are embedded, so a parse error is a bug that
+		// every test of the package finds.
+		pages[name] = template.Must(template.New(name).Funcs(funcs).
+			ParseFS(templateFS, "templates/base.html", "templates/"+name+".html"))
+	}
+	return pages
+}
+
+// pageData is what base.html needs.
 type pageData struct {
 	Title    string
 	SignedIn bool // shows the sign-out button
@@ -32,22 +63,19 @@ func (h *handler) pageData(r *http.Request, title string) pageData {
 	return pageData{Title: title, SignedIn: h.sessionKey != nil && h.validSession(r)}
 }
 
-// pageView is a page's data: the frame's part, and its main part's markup
-// (render.go).
-type pageView interface {
-	frame() pageData
-	main(m *markup)
-}
-
-func (d pageData) frame() pageData { return d }
-
-// render writes a page with its status.
-func (h *handler) render(w http.ResponseWriter, status int, v pageView) {
-	body := page(v.frame(), v.main)
+// render writes a page whole or not at all: a template error halfway would
+// otherwise leave a broken page with a 200.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var b bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&b, "base", data); err != nil {
+		h.logger(r.Context()).Error().Err(err).Str("page", name).Msg("ui: render")
+		http.Error(w, "The page could not be shown; the service's log has the details.", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
+	_, _ = w.Write(b.Bytes())
 }
 
 type errorData struct {
@@ -56,7 +84,7 @@ type errorData struct {
 }
 
 func (h *handler) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
-	h.render(w, status, errorData{pageData: h.pageData(r, "Problem"), Message: message})
+	h.render(w, r, status, "error", errorData{pageData: h.pageData(r, "Problem"), Message: message})
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +201,7 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 		d.NextURL = listURL(d.Status, d.Image, d.Report, p.NextCursor)
 	}
 	d.Chart = h.buildChart(ctx, now)
-	h.render(w, status, d)
+	h.render(w, r, status, "list", d)
 }
 
 // chartFragment is the chart alone: the list page's script asks for it
@@ -181,11 +209,15 @@ func (h *handler) renderList(w http.ResponseWriter, r *http.Request, status int,
 func (h *handler) chartFragment(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.call(r)
 	defer cancel()
-	var m markup
-	h.buildChart(ctx, h.cfg.Now()).write(&m)
+	var b bytes.Buffer
+	if err := h.pages["list"].ExecuteTemplate(&b, "chart", h.buildChart(ctx, h.cfg.Now())); err != nil {
+		h.logger(r.Context()).Error().Err(err).Msg("ui: render the chart")
+		http.Error(w, "The chart could not be drawn.", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = io.WriteString(w, m.b.String())
+	_, _ = w.Write(b.Bytes())
 }
 
 // listURL is a list page's address with its filters.
@@ -395,7 +427,7 @@ func (h *handler) detailPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("canceled") == "1" {
 		d.Notice = "The scan was canceled."
 	}
-	h.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, "detail", d)
 }
 
 type confirmData struct {
@@ -421,7 +453,7 @@ func (h *handler) confirmDeletePage(w http.ResponseWriter, r *http.Request) {
 		title = "Cancel scan"
 	}
 	d.pageData = h.pageData(r, title)
-	h.render(w, http.StatusOK, d)
+	h.render(w, r, http.StatusOK, "confirm", d)
 }
 
 func (h *handler) deleteScan(w http.ResponseWriter, r *http.Request) {

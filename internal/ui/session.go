@@ -112,7 +112,7 @@ func (h *handler) signInPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusFound)
 		return
 	}
-	h.render(w, http.StatusOK, signInData{pageData: h.pageData(r, "Sign in"), Next: safeNext(r.URL.Query().Get("next"))})
+	h.render(w, r, http.StatusOK, "signin", signInData{pageData: h.pageData(r, "Sign in"), Next: safeNext(r.URL.Query().Get("next"))})
 }
 
 func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
@@ -122,13 +122,13 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		h.render(w, http.StatusBadRequest, signInData{pageData: h.pageData(r, "Sign in"), Next: "/ui/",
+		h.render(w, r, http.StatusBadRequest, "signin", signInData{pageData: h.pageData(r, "Sign in"), Next: "/ui/",
 			Problem: "The form could not be read. Please try again."})
 		return
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	if !h.tokenMatches(r.PostForm.Get("token")) {
-		h.render(w, http.StatusUnauthorized, signInData{pageData: h.pageData(r, "Sign in"), Next: next,
+		h.render(w, r, http.StatusUnauthorized, "signin", signInData{pageData: h.pageData(r, "Sign in"), Next: next,
 			Problem: "That is not the service's API token (SCANNER_API_TOKEN). Check it and try again."})
 		return
 	}

@@ -3,15 +3,15 @@
 // per scan, and forms to submit, cancel and delete scans. It fronts the same
 // scan.Service as the JSON API and knows nothing of queues, SQL or Docker.
 //
-// The markup is written by Go code (render.go), the CSS and the one script
-// are embedded, so the page needs nothing from outside the machine, and the
-// Content-Security-Policy allows only this origin's own files: no inline
-// script, no CDN.
+// Templates, CSS and the one script are embedded, so the page needs nothing
+// from outside the machine, and the Content-Security-Policy allows only this
+// origin's own files: no inline script, no CDN.
 package ui
 
 import (
 	"context"
 	"embed"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -68,14 +68,18 @@ type Config struct {
 	Now func() time.Time
 }
 
+//go:embed templates/*.html
+var templateFS embed.FS
+
 //go:embed static
 var staticFS embed.FS
 
 // handler is the page's state; its methods are the routes.
 type handler struct {
-	cfg Config
-	svc scan.Service
-	mux *http.ServeMux
+	cfg   Config
+	svc   scan.Service
+	pages map[string]*template.Template
+	mux   *http.ServeMux
 	// sessionKey signs session cookies; it is derived from the API token so
 	// that changing the token ends every session.
 	sessionKey []byte
@@ -105,7 +109,7 @@ func New(cfg Config, svc scan.Service) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handler{cfg: cfg, svc: svc}
+	h := &handler{cfg: cfg, svc: svc, pages: parsePages()}
 	if cfg.APIToken != "" {
 		h.sessionKey = deriveSessionKey(cfg.APIToken)
 	}

@@ -77,7 +77,7 @@ func TestReportAndDeliveriesShow(t *testing.T) {
 	}})
 	h := New(Config{}, nil).(*handler)
 	w := httptest.NewRecorder()
-	h.render(w, 200, detailData{detail: d})
+	h.render(w, httptest.NewRequest("GET", "/ui/scans/id-1", nil), 200, "detail", detailData{detail: d})
 	body := w.Body.String()
 	for _, want := range []string{
 		"<strong>ready</strong>",
