@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -33,13 +34,14 @@ import (
 // source; the worker's inspect still finds the image. While the event
 // stream is down, Resolve asks the daemon, as without an index.
 type Index struct {
-	api  apiClient
 	src  *Source
 	log  zerolog.Logger
 	mu   sync.RWMutex
 	live bool              // the event stream is read and the list loaded since
 	refs map[string]string // normalized name:tag and name@digest -> image id
 	ids  map[string]bool   // "sha256:<hex>" of every image
+
+	subscriptions atomic.Int64 // event streams opened, for tests
 }
 
 // apiClient is what the index asks of the daemon.
@@ -57,7 +59,7 @@ const listTimeout = 30 * time.Second
 // NewIndex returns an index of src's daemon, empty and not live until Run
 // has loaded it.
 func NewIndex(src *Source, log zerolog.Logger) *Index {
-	return &Index{api: src.api, src: src, log: log}
+	return &Index{src: src, log: log}
 }
 
 // Live reports whether the index answers from memory.
@@ -136,10 +138,16 @@ func refKey(ref string) (string, bool) {
 // When the stream fails, the index stops answering from memory until it
 // has subscribed and loaded again, retrying with backoff.
 func (x *Index) Run(ctx context.Context) {
+	api, err := x.src.streamClient()
+	if err != nil {
+		x.log.Warn().Err(err).Msg("docker image index: no client; resolving submissions through the daemon")
+		return
+	}
+	defer api.Close()
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 10*time.Second
 	for ctx.Err() == nil {
-		err := x.follow(ctx)
+		err := x.follow(ctx, api)
 		x.setLive(false)
 		if ctx.Err() != nil {
 			return
@@ -158,11 +166,12 @@ func (x *Index) Run(ctx context.Context) {
 // follow subscribes, loads, and reloads after each burst of events, until
 // the stream or ctx ends. The subscription comes first, so that no change
 // made while the list is read goes unseen.
-func (x *Index) follow(ctx context.Context) error {
+func (x *Index) follow(ctx context.Context, api apiClient) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msgs, errs := x.api.Events(sctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ImageEventType)))})
-	if err := x.load(ctx); err != nil {
+	x.subscriptions.Add(1)
+	msgs, errs := api.Events(sctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ImageEventType)))})
+	if err := x.load(ctx, api); err != nil {
 		return err
 	}
 	x.setLive(true)
@@ -185,7 +194,7 @@ func (x *Index) follow(ctx context.Context) error {
 					drained = true
 				}
 			}
-			if err := x.load(ctx); err != nil {
+			if err := x.load(ctx, api); err != nil {
 				return err
 			}
 		}
@@ -193,10 +202,10 @@ func (x *Index) follow(ctx context.Context) error {
 }
 
 // load reads the daemon's image list and replaces the index with it.
-func (x *Index) load(ctx context.Context) error {
+func (x *Index) load(ctx context.Context, api apiClient) error {
 	lctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	list, err := x.api.ImageList(lctx, image.ListOptions{})
+	list, err := api.ImageList(lctx, image.ListOptions{})
 	if err != nil {
 		return classify(err, "image list")
 	}

@@ -138,3 +138,19 @@ func TestIndexWithoutADaemonIsNotLive(t *testing.T) {
 		t.Fatal("Run did not return after its context ended")
 	}
 }
+
+func TestIndexStreamOutlivesTheRequestTimeout(t *testing.T) {
+	// The Source's requests time out after 300 ms: the event stream must
+	// not, or the index would go cold and subscribe again each time.
+	s, d := newSource(t, client.WithTimeout(300*time.Millisecond))
+	name := dockertest.UniqueName("docker-index-long")
+	id := d.BuildLabelled(t, name, labels)
+	x := runIndex(t, s)
+	time.Sleep(1500 * time.Millisecond)
+	if n := x.Subscriptions(); n != 1 || !x.Live() {
+		t.Errorf("after 1.5 s: %d subscriptions, live %v; want 1, true", n, x.Live())
+	}
+	if got, err := x.Resolve(ctxFor(t), name); err != nil || got != id {
+		t.Errorf("Resolve(%q) = %q, %v; want %q", name, got, err, id)
+	}
+}

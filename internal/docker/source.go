@@ -24,6 +24,9 @@ const DefaultRequestTimeout = 30 * time.Second
 // Source reads image labels from a Docker daemon.
 type Source struct {
 	api client.APIClient
+	// opts are New's options after the defaults, for the clients of
+	// long-lived streams (see Index).
+	opts []client.Opt
 }
 
 var _ scan.LabelSource = (*Source)(nil)
@@ -47,7 +50,19 @@ func New(opts ...client.Opt) (*Source, error) {
 		t.MaxIdleConns = max(t.MaxIdleConns, idleConns)
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, idleConns)
 	}
-	return &Source{api: c}, nil
+	return &Source{api: c, opts: opts}, nil
+}
+
+// streamClient is a client like the Source's, without its whole-request
+// timeout: an event stream is one request that lasts as long as it is
+// read, and the request timeout would cut it every 30 s.
+func (s *Source) streamClient() (*client.Client, error) {
+	opts := append(append([]client.Opt(nil), s.opts...), client.WithTimeout(0))
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return c, nil
 }
 
 // idleConns is how many idle connections to the daemon a Source keeps:
