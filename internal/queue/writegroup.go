@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -154,7 +155,7 @@ func (s *Store) commitGroup(group []*pendingWrite) (rest []*pendingWrite) {
 	if len(group) == 1 {
 		// Alone: a transaction of its own, without savepoints.
 		p := group[0]
-		p.err = s.plainTx(p.ctx, p.fn)
+		p.err = s.plainTx(p.ctx, guarded(p.fn))
 		close(p.done)
 		return nil
 	}
@@ -178,7 +179,7 @@ func (s *Store) commitGroup(group []*pendingWrite) (rest []*pendingWrite) {
 				_ = tx.Rollback()
 				return err
 			}
-			if p.err = p.fn(tx); p.err != nil {
+			if p.err = guarded(p.fn)(tx); p.err != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO grouped`); err != nil {
 					// SQLite may have rolled the whole transaction back
 					// (an interrupted write does): nothing of the group
@@ -207,6 +208,21 @@ func (s *Store) commitGroup(group []*pendingWrite) (rest []*pendingWrite) {
 		close(p.done)
 	}
 	return rest
+}
+
+// guarded turns a panic in fn into its error: fn may run on another
+// caller's goroutine (the group's), where a panic would not reach the code
+// that recovers fn's own caller (River's, or the HTTP server's) and would
+// end the process instead.
+func guarded(fn func(tx *sql.Tx) error) func(tx *sql.Tx) error {
+	return func(tx *sql.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic in a transaction: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return fn(tx)
+	}
 }
 
 // write runs one statement that changes rows and says how many it
