@@ -12,15 +12,16 @@
 # durability: everything in it is disposable.
 #
 # Environment:
-#   SCANNER_PG_PORT     port (default 55432)
-#   SCANNER_PG_DIR      cluster directory (default /tmp/analytics-scanner-pg-PORT)
-#   SCANNER_PG_BIN      PostgreSQL bin dir (default /usr/lib/postgresql/15/bin)
-#   SCANNER_PG_DB       database to create (default scanner_test)
-#   SCANNER_PG_TIMEOUT  seconds to wait for readiness (default 60)
+#   SCANNER_TEST_PG_PORT  port (default 55432); not SCANNER_PG_PORT, which is
+#                         the compose stack's scanner-pg port
+#   SCANNER_PG_DIR        cluster directory (default /tmp/analytics-scanner-pg-PORT)
+#   SCANNER_PG_BIN        PostgreSQL bin dir (default /usr/lib/postgresql/15/bin)
+#   SCANNER_PG_DB         database to create (default scanner_test)
+#   SCANNER_PG_TIMEOUT    seconds to wait for readiness (default 60)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-port=${SCANNER_PG_PORT:-55432}
+port=${SCANNER_TEST_PG_PORT:-55432}
 base_dir=${SCANNER_PG_DIR:-${TMPDIR:-/tmp}/analytics-scanner-pg-$port}
 pg_bin=${SCANNER_PG_BIN:-/usr/lib/postgresql/15/bin}
 db=${SCANNER_PG_DB:-scanner_test}
@@ -86,7 +87,7 @@ start() {
 			stop_cluster
 		fi
 		if ready; then
-			log "something else already listens on 127.0.0.1:$port; set SCANNER_PG_PORT"
+			log "something else already listens on 127.0.0.1:$port; set SCANNER_TEST_PG_PORT"
 			exit 1
 		fi
 		mkdir -p "$base_dir" "$sock_dir"
