@@ -62,10 +62,11 @@ for t in "${targets[@]}"; do
 	if fuzz_once "$pkg" "$name"; then
 		continue
 	fi
-	# Go's fuzzing engine sometimes ends a run on a loaded machine with
-	# "context deadline exceeded" from its own worker coordination
-	# (golang/go#56238): no input failed and none was written. That run is
-	# tried once more; a failing input (a new file in the corpus) is not.
+	# Go's fuzzing engine can end a run on a loaded machine with "context
+	# deadline exceeded": a race in its own coordinator at the -fuzztime
+	# deadline (go.dev/issue/75804, fixed in Go 1.27), with no input failed
+	# and none written. That run is tried once more; a failing input (a
+	# new file in the corpus) is not.
 	if grep -q 'context deadline exceeded' "$out" && [[ $(corpus_size "$pkg" "$name") == "$before" ]]; then
 		echo "(the fuzzing engine timed out its own worker, with no failing input: trying $name once more)"
 		if fuzz_once "$pkg" "$name"; then
