@@ -173,5 +173,11 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q: microseconds: %w", s, err)
 	}
-	return base.Add(time.Duration(micros) * time.Microsecond), nil
+	t := base.Add(time.Duration(micros) * time.Microsecond)
+	if t.IsZero() {
+		// Go's zero time, which a Timestamp writes as "" (no time): it
+		// could not be written back as read.
+		return time.Time{}, fmt.Errorf("timestamp %q: the zero time stands for no time", s)
+	}
+	return t, nil
 }
