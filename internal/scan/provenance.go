@@ -167,8 +167,9 @@ const maxAuthorBytes = 4 * MaxLabelBytes
 // joined by commas. The field is first read as an RFC 5322 address list;
 // when that fails (free text such as "Jane <jane@x.org>; ACME team"), each
 // piece between commas or semicolons is tried on its own and the ones that
-// parse are kept. Addresses that could not survive the comma join (a quoted
-// local part holding a comma or space) are dropped.
+// parse are kept. Addresses that could not survive the comma join or would
+// not read back as themselves (a quoted local part holding a comma, a space
+// or a special character) are dropped.
 func extractAddresses(s string) string {
 	if s == "" || len(s) > maxAuthorBytes {
 		return ""
@@ -179,6 +180,11 @@ func extractAddresses(s string) string {
 		if addr == "" || strings.ContainsFunc(addr, func(r rune) bool {
 			return r == ',' || unicode.IsSpace(r) || unicode.IsControl(r)
 		}) || slices.Contains(found, addr) {
+			return
+		}
+		// A quoted local part comes back unquoted (`"("@x` as `(@x`),
+		// which no longer parses: only what reads back as itself is kept.
+		if back, err := mail.ParseAddress(addr); err != nil || back.Address != addr {
 			return
 		}
 		found = append(found, addr)
