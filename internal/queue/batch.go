@@ -91,30 +91,16 @@ func (s *Store) submitManyOnce(ctx context.Context, reqs []scan.Request, keys []
 			if err := s.checkDepth(ctx, tx, len(fresh)); err != nil {
 				return err
 			}
-			ids := make([]string, len(fresh))
-			params := make([]river.InsertManyParams, len(fresh))
-			for n := range fresh {
-				id, err := uuid.NewV7()
-				if err != nil {
-					return err
-				}
-				ids[n] = id.String()
-				params[n] = river.InsertManyParams{Args: ScanArgs{ScanID: ids[n]},
-					InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}}
+			newReqs, newKeys := make([]scan.Request, len(fresh)), make([]string, len(fresh))
+			for n, i := range fresh {
+				newReqs[n], newKeys[n] = reqs[i], keys[i]
 			}
-			jobs, err := s.client.InsertManyTx(ctx, tx, params)
+			recs, err := s.queueScans(ctx, tx, newReqs, newKeys)
 			if err != nil {
-				return fmt.Errorf("queue the jobs: %w", err)
-			}
-			if len(jobs) != len(fresh) {
-				return fmt.Errorf("queue the jobs: %d inserted for %d scans", len(jobs), len(fresh))
+				return err
 			}
 			for n, i := range fresh {
-				rec, err := s.insertScan(ctx, tx, reqs[i], keys[i], ids[n], jobs[n].Job.ID)
-				if err != nil {
-					return err
-				}
-				subs[i] = scan.Submission{Record: rec, Created: true}
+				subs[i] = scan.Submission{Record: recs[n], Created: true}
 			}
 		}
 		// A request repeated within the batch stands for its first.
@@ -124,4 +110,34 @@ func (s *Store) submitManyOnce(ctx context.Context, reqs []scan.Request, keys []
 		return nil
 	})
 	return subs, err
+}
+
+// queueScans writes new scans of reqs (deduplicated under keys): their
+// jobs in one InsertManyTx, then their records, in tx.
+func (s *Store) queueScans(ctx context.Context, tx *sql.Tx, reqs []scan.Request, keys []string) ([]scan.Record, error) {
+	ids := make([]string, len(reqs))
+	params := make([]river.InsertManyParams, len(reqs))
+	for i := range reqs {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id.String()
+		params[i] = river.InsertManyParams{Args: ScanArgs{ScanID: ids[i]},
+			InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}}
+	}
+	jobs, err := s.client.InsertManyTx(ctx, tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("queue the jobs: %w", err)
+	}
+	if len(jobs) != len(reqs) {
+		return nil, fmt.Errorf("queue the jobs: %d inserted for %d scans", len(jobs), len(reqs))
+	}
+	recs := make([]scan.Record, len(reqs))
+	for i := range reqs {
+		if recs[i], err = s.insertScan(ctx, tx, reqs[i], keys[i], ids[i], jobs[i].Job.ID); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
 }

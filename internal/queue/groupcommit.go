@@ -8,9 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-
 	"github.com/centos-pipeline/analytics-scanner/internal/scan"
 )
 
@@ -196,30 +193,16 @@ func (s *Store) submitBatchOnce(ctx context.Context, batch []*pendingSubmit) err
 			fresh = fresh[:min(room, len(fresh))]
 		}
 		if len(fresh) > 0 {
-			ids := make([]string, len(fresh))
-			params := make([]river.InsertManyParams, len(fresh))
-			for i := range fresh {
-				id, err := uuid.NewV7()
-				if err != nil {
-					return err
-				}
-				ids[i] = id.String()
-				params[i] = river.InsertManyParams{Args: ScanArgs{ScanID: ids[i]},
-					InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}}
+			reqs, keys := make([]scan.Request, len(fresh)), make([]string, len(fresh))
+			for i, p := range fresh {
+				reqs[i], keys[i] = p.req, p.key
 			}
-			jobs, err := s.client.InsertManyTx(ctx, tx, params)
+			recs, err := s.queueScans(ctx, tx, reqs, keys)
 			if err != nil {
-				return fmt.Errorf("queue the jobs: %w", err)
-			}
-			if len(jobs) != len(fresh) {
-				return fmt.Errorf("queue the jobs: %d inserted for %d scans", len(jobs), len(fresh))
+				return err
 			}
 			for i, p := range fresh {
-				rec, err := s.insertScan(ctx, tx, p.req, p.key, ids[i], jobs[i].Job.ID)
-				if err != nil {
-					return err
-				}
-				p.rec, p.created = rec, true
+				p.rec, p.created = recs[i], true
 			}
 		}
 		// A submission repeated within the batch stands for its first.
